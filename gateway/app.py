@@ -1,0 +1,101 @@
+"""The ASGI application factory."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from sqlalchemy import text
+
+from gateway.admin_auth import admin_only
+from gateway.config import Config
+from gateway.errors import GatewayError
+from gateway.ingest import IngestEndpoint
+from gateway.metrics import CONTENT_TYPE
+from gateway.responses import error_response, json_response
+from gateway.runtime import Gateway
+
+log = logging.getLogger("gateway")
+
+
+async def health(request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+async def ready(request: Request) -> Response:
+    gateway: Gateway = request.app.state.gateway
+    try:
+        async with gateway.database.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception:
+        return json_response({"code": "not_ready", "message": "the durable log's database does not answer",
+                              "detail": None}, status=503, headers={"Retry-After": "5"})
+    return json_response({"status": "ready", "delivery": gateway.is_leader})
+
+
+async def metrics(request: Request) -> Response:
+    return Response(request.app.state.gateway.metrics.render(), media_type=CONTENT_TYPE)
+
+
+async def on_gateway_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatewayError)
+    return error_response(exc)
+
+
+async def on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    message = {404: f"no route {request.url.path}",
+               405: f"{request.method} is not allowed on {request.url.path}"}.get(exc.status_code, exc.detail)
+    return error_response(GatewayError(message, status=exc.status_code, code=code, headers=exc.headers))
+
+
+async def on_internal_error(request: Request, exc: Exception) -> Response:
+    log.exception("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(GatewayError("internal error", status=500, code="internal_error"))
+
+
+def build_routes(gateway: Gateway) -> list[BaseRoute]:
+    routes: list[BaseRoute] = [
+        Route("/health", health, methods=["GET"]),
+        Route("/ready", ready, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
+    claimed: dict[tuple[str, str], str] = {}
+    for dialect in gateway.dialects.values():
+        for route in dialect.routes:
+            for method in route.methods:
+                owner = claimed.setdefault((route.path, method), dialect.name)
+                if owner != dialect.name:
+                    raise GatewayError(f"dialects {owner!r} and {dialect.name!r} both claim {method} {route.path}")
+            routes.append(Route(route.path, IngestEndpoint(gateway, dialect, route), methods=list(route.methods)))
+    for plugin_route in gateway.hooks.routes():
+        endpoint = admin_only(plugin_route.endpoint) if plugin_route.admin else plugin_route.endpoint
+        routes.append(Route(plugin_route.path, endpoint, methods=list(plugin_route.methods),
+                            name=plugin_route.name))
+    return routes
+
+
+def create_app(config: Config) -> Starlette:
+    gateway = Gateway(config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await gateway.start()
+        try:
+            yield
+        finally:
+            await gateway.stop()
+
+    handlers: dict[Any, Any] = {GatewayError: on_gateway_error, HTTPException: on_http_error,
+                                Exception: on_internal_error}
+    app = Starlette(routes=build_routes(gateway), lifespan=lifespan, exception_handlers=handlers)
+    app.state.gateway = gateway
+    return app

@@ -1,0 +1,90 @@
+"""What the core stamps on every event: ids, times (with clock-skew correction), IP and source."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.canonical import CanonicalEvent
+from gateway.errors import InvalidEvent
+from gateway.sources import Source
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(value: Any, field: str) -> datetime:
+    """An ISO-8601 time; one without an offset is taken as UTC (what servers without a zone mean)."""
+    if not isinstance(value, str):
+        raise InvalidEvent(f"{field} must be an ISO-8601 string", field=field)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidEvent(f"{field} is not an ISO-8601 time: {value[:64]!r}", field=field) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def drop_nulls(event: dict[str, Any]) -> None:
+    """Remove keys whose value is JSON null, at any depth (SDKs send them for 'not set').
+
+    Iterative, because a deeply nested event must not exhaust the interpreter's stack.
+    """
+    stack: list[Any] = [event]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            nulls = [k for k, v in node.items() if v is None]
+            for k in nulls:
+                del node[k]
+            stack.extend(v for v in node.values() if isinstance(v, dict | list))
+        else:
+            stack.extend(v for v in node if isinstance(v, dict | list))
+
+
+class Stamp:
+    """What is known of the request: when it arrived and from which address."""
+
+    __slots__ = ("ip", "received", "received_iso", "received_ts")
+
+    def __init__(self, received: datetime, ip: str | None) -> None:
+        self.received = received
+        self.received_iso = iso(received)
+        self.received_ts = received.timestamp()
+        self.ip = ip
+
+
+def enrich(event: CanonicalEvent, stamp: Stamp, source: Source) -> CanonicalEvent:
+    """Fill in ``messageId``, ``receivedAt``, ``timestamp`` (skew-corrected), ``context.ip`` and ``source``.
+
+    With ``sentAt`` the client's clock error is ``sentAt - receivedAt``; subtracting it from the
+    client's timestamp gives the event's time on our clock (Segment's rule).
+    """
+    drop_nulls(event)  # type: ignore[arg-type]
+    message_id = event.get("messageId")
+    if not message_id:
+        event["messageId"] = str(uuid.uuid4())
+    elif not isinstance(message_id, str):
+        event["messageId"] = str(message_id)
+    event["receivedAt"] = stamp.received_iso
+    client_time = event.get("timestamp") or event.get("originalTimestamp")
+    if client_time:
+        happened = parse_time(client_time, "timestamp")
+        event["originalTimestamp"] = client_time
+        sent_at = event.get("sentAt")
+        if sent_at:
+            happened = stamp.received - (parse_time(sent_at, "sentAt") - happened)
+        event["timestamp"] = iso(happened)
+    else:
+        event["timestamp"] = stamp.received_iso
+        if event.get("sentAt"):
+            parse_time(event["sentAt"], "sentAt")
+    if stamp.ip:
+        context = event.get("context")
+        if context is None:
+            event["context"] = {"ip": stamp.ip}
+        elif isinstance(context, dict) and "ip" not in context:
+            context["ip"] = stamp.ip
+    event["source"] = source.ref
+    return event

@@ -1,0 +1,200 @@
+"""The ingestion endpoint: one per dialect route, a bare ASGI app on the hot path.
+
+route -> auth -> limits, gzip, JSON -> unpack -> per item: size, schema, mapping, enrichment,
+transforms -> group commit -> 200. Everything a request does not need is done at start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.types import Receive, Scope, Send
+
+from gateway import auth
+from gateway.body import ClientGone, decode, parse_json, read_body
+from gateway.clientip import client_ip
+from gateway.dialects import Dialect, DialectRoute, IngestResult, ItemContext
+from gateway.enrich import Stamp, enrich
+from gateway.errors import GatewayError, InvalidEvent, PayloadTooLarge, Unauthorized
+from gateway.responses import send_json
+from gateway.sources import Source
+from gateway.storage.log import Write
+from gateway.validation import CompiledSchema
+
+if TYPE_CHECKING:
+    from gateway.runtime import Gateway
+
+log = logging.getLogger("gateway.ingest")
+
+
+class Rejected(Exception):
+    """Every event of a request was refused; ``error`` is what the answer says."""
+
+    def __init__(self, error: GatewayError, rejections: list[dict[str, Any]]) -> None:
+        self.error = error
+        self.rejections = rejections
+
+
+class IngestEndpoint:
+    def __init__(self, gateway: Gateway, dialect: Dialect, route: DialectRoute) -> None:
+        self.gateway = gateway
+        self.dialect = dialect
+        self.route = route
+        self.schema = CompiledSchema(dialect.item_schema)
+        self.header_styles = tuple(s for s in dialect.auth if s in auth.HEADER_STYLES)
+        self.body_auth = "body_write_key" in dialect.auth
+        self.metric_route = route.path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            status, body, headers = 200, await self._handle(scope, receive), None
+        except GatewayError as error:
+            status, headers = error.status, error.headers
+            body = orjson.dumps(self.dialect.error_body(error.body(), error))
+        except ClientGone:
+            return
+        await send_json(send, status, body, headers)
+        self.gateway.metrics.request(self.metric_route, status)
+
+    def _headers(self, scope: Scope) -> dict[bytes, bytes]:
+        wanted = (b"authorization", b"content-encoding", b"content-length", b"x-forwarded-for")
+        return {k: v for k, v in scope["headers"] if k in wanted}
+
+    async def _handle(self, scope: Scope, receive: Receive) -> bytes:
+        gateway = self.gateway
+        headers = self._headers(scope)
+        authorization = headers.get(b"authorization", b"").decode("latin-1") or None
+        source: Source | None = None
+        for style in self.header_styles:
+            key = auth.presented_key(style, authorization, scope.get("query_string", b""))
+            if key:
+                source = gateway.auth.authenticate(self.dialect.name, key, self.dialect.auth,
+                                                   self.dialect.body_key_field)
+                break
+        if source is None and not self.body_auth:
+            gateway.auth.authenticate(self.dialect.name, None, self.dialect.auth, self.dialect.body_key_field)
+        limit = source.max_request_bytes if source else gateway.request_limit(self.dialect.name)
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            raise PayloadTooLarge(f"request body of {int(length)} bytes exceeds the limit of {limit} bytes",
+                                  detail={"limit": "max_request_bytes", "max_bytes": limit})
+        data = await read_body(receive, limit, gateway.config.server.body_timeout_seconds)
+        encoding = headers.get(b"content-encoding")
+        data = decode(data, encoding.decode("latin-1") if encoding else None, limit)
+        payload = parse_json(data)
+        field = self.dialect.body_key_field
+        body_key = payload.pop(field, None) if field and isinstance(payload, dict) else None
+        if source is None:
+            source = gateway.auth.authenticate(self.dialect.name, body_key if isinstance(body_key, str) else None,
+                                               self.dialect.auth, field)
+        if len(data) > source.max_request_bytes:
+            raise PayloadTooLarge(f"request body exceeds the limit of {source.max_request_bytes} bytes",
+                                  detail={"limit": "max_request_bytes", "max_bytes": source.max_request_bytes})
+        gateway.limiter.check(source)
+        peer = scope.get("client")
+        forwarded = headers.get(b"x-forwarded-for")
+        ip = client_ip(peer[0] if peer else None, forwarded.decode("latin-1") if forwarded else None,
+                       gateway.trusted_proxies)
+        result = await self._ingest(payload, source, Stamp(datetime.now(UTC), ip), len(data))
+        return orjson.dumps(self.dialect.ok_body(self._ok(result), result))
+
+    @staticmethod
+    def _ok(result: IngestResult) -> dict[str, Any]:
+        body: dict[str, Any] = {"success": True, "accepted": result.accepted}
+        if result.rejected:
+            body["rejected"] = list(result.rejected)
+        return body
+
+    async def _ingest(self, payload: Any, source: Source, stamp: Stamp, body_size: int) -> IngestResult:
+        unpacked = self.dialect.unpack(payload, self.route)
+        rows: list[dict[str, Any]] = []
+        rejections: list[dict[str, Any]] = []
+        answers: list[dict[str, Any]] = []
+        errors: list[GatewayError] = []
+        check_size = body_size > source.max_event_bytes
+        for index, item in enumerate(unpacked.items):
+            prefix = f"{unpacked.path}[{index}]" if unpacked.many else ""
+            try:
+                rows.extend(self._item(item, index, prefix, source, stamp, check_size))
+            except InvalidEvent as error:
+                field = _join(prefix, error.field)
+                errors.append(error)
+                answers.append({"index": index, "code": error.code, "message": error.message, "field": field})
+                rejections.append(self._rejection(source, stamp, index if unpacked.many else None, error,
+                                                  field, item))
+        gateway = self.gateway
+        if errors and (not unpacked.many or not rows or source.batch_mode == "atomic"):
+            first = errors[0]
+            if unpacked.many:
+                first = InvalidEvent(f"{len(errors)} of {len(unpacked.items)} events are invalid; "
+                                     f"first: {answers[0]['field'] or ''} {first.message}".replace("  ", " "),
+                                     code=first.code if len({e.code for e in errors}) == 1 else "invalid_events")
+                first.detail = {"rejected": answers}
+                if all(e.status == 413 for e in errors):
+                    first.status = 413
+            else:
+                first.detail = answers[0]
+            raise_after = first
+            rows = []
+        else:
+            raise_after = None
+        await gateway.durable.append(Write(source.name, rows, rejections,
+                                           rejections[-1]["reason"] if rejections else None))
+        gateway.metrics.accepted.labels(source.name).inc(len(rows))
+        if rejections:
+            gateway.metrics.rejected.labels(source.name).inc(len(rejections))
+        if raise_after is not None:
+            raise raise_after
+        return IngestResult(accepted=len(rows), rejected=answers)
+
+    def _item(self, item: Any, index: int, prefix: str, source: Source, stamp: Stamp,
+              check_size: bool) -> list[dict[str, Any]]:
+        raw = orjson.dumps(item) if check_size or self.gateway.keep_raw else None
+        if check_size and raw is not None and len(raw) > source.max_event_bytes:
+            error = InvalidEvent(f"event of {len(raw)} bytes exceeds the limit of {source.max_event_bytes} bytes",
+                                 code="event_too_large")
+            error.status = 413
+            raise error
+        problem = self.schema.check(item)
+        if problem is not None:
+            raise InvalidEvent(problem.message, field=problem.field)
+        context = ItemContext(source=source, route=self.route, index=index)
+        rows = []
+        transform = self.gateway.transform
+        for event in self.dialect.map(item, context):
+            event = enrich(event, stamp, source)
+            if transform is not None:
+                kept = transform(event, source)
+                if kept is None:
+                    continue
+                event = kept
+            try:
+                data = orjson.dumps(event)
+            except orjson.JSONEncodeError as exc:
+                raise InvalidEvent(f"event cannot be stored: {exc}", code="unencodable_event") from None
+            rows.append({"source": source.name, "received_at": stamp.received_ts, "event": data, "raw": raw})
+        return rows
+
+    @staticmethod
+    def _rejection(source: Source, stamp: Stamp, index: int | None, error: InvalidEvent, field: str | None,
+                   item: Any) -> dict[str, Any]:
+        try:
+            payload = orjson.dumps(item)[:65536]
+        except orjson.JSONEncodeError:
+            payload = None
+        return {"source": source.name, "received_at": stamp.received_ts, "item_index": index,
+                "code": error.code, "reason": error.message[:1000], "field": field, "payload": payload}
+
+
+def _join(prefix: str, field: str | None) -> str | None:
+    if not field:
+        return prefix or None
+    if not prefix:
+        return field
+    return f"{prefix}{field}" if field.startswith("[") else f"{prefix}.{field}"
+
+
+__all__ = ["IngestEndpoint", "Unauthorized"]

@@ -1,0 +1,24 @@
+"""Extra HTTP routes that plugins register (management APIs, pages)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PluginRoute:
+    """A Starlette-style endpoint (``async def endpoint(request) -> Response``) at ``path``.
+
+    With ``admin=True`` the core answers 401 unless the request carries the admin key, as
+    ``Authorization: <key>`` or ``Authorization: Bearer <key>``. Reach the running gateway
+    through ``request.app.state.gateway``.
+    """
+
+    path: str
+    endpoint: Callable[..., Any]
+    methods: Sequence[str] = ("GET",)
+    admin: bool = True
+    name: str | None = None
+    summary: str = ""

@@ -1,0 +1,64 @@
+"""Serving the app on Hypercorn, in one process or several (``[server] workers``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from hypercorn.asyncio import serve
+from hypercorn.config import Config as HypercornConfig
+
+from gateway.config import Config
+
+log = logging.getLogger("gateway")
+
+
+def hypercorn_config(config: Config) -> HypercornConfig:
+    hc = HypercornConfig()
+    hc.bind = [f"{config.server.host}:{config.server.port}"]
+    hc.keep_alive_timeout = config.server.keep_alive_seconds
+    hc.graceful_timeout = config.server.graceful_timeout_seconds
+    hc.accesslog = None
+    hc.errorlog = "-"
+    hc.workers = config.server.workers
+    # Hypercorn's own read timeout cuts idle connections that never send a full request head.
+    hc.read_timeout = int(max(1, config.server.body_timeout_seconds))
+    return hc
+
+
+def _install_uvloop() -> None:
+    try:
+        import uvloop
+    except ImportError:
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+async def _serve_one(config: Config) -> None:
+    from gateway.app import create_app
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    app = create_app(config)
+    log.info("gateway listening on http://%s:%d", config.server.host, config.server.port)
+    await serve(app, hypercorn_config(config), shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+
+
+def run(config: Config) -> None:
+    if config.server.workers > 1:
+        from hypercorn.run import run as hypercorn_run
+
+        hc = hypercorn_config(config)
+        hc.application_path = "gateway.asgi:app"
+        hc.worker_class = "uvloop"
+        os.environ["GATEWAY_CONFIG"] = str(config.path)
+        log.info("gateway listening on http://%s:%d with %d workers", config.server.host, config.server.port,
+                 config.server.workers)
+        sys.exit(hypercorn_run(hc))
+    _install_uvloop()
+    asyncio.run(_serve_one(config))

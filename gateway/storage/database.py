@@ -1,0 +1,81 @@
+"""One way to open a database: SQLite (WAL) by default, PostgreSQL by URL.
+
+Everything SQLite-specific (pragmas, file paths) lives here, so the rest of the code stays
+portable SQL through SQLAlchemy Core.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def resolve_url(url: str, base_dir: Path) -> str:
+    """Resolve a relative SQLite path against ``base_dir`` (the config file's folder) and make its folder."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite"):
+        return url
+    database = parsed.database
+    if not database or database == ":memory:":
+        return url
+    path = Path(database)
+    if not path.is_absolute():
+        path = (base_dir / path).resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return parsed.set(database=str(path)).render_as_string(hide_password=False)
+
+
+class Database:
+    """An async SQLAlchemy engine with the settings this project relies on."""
+
+    def __init__(self, url: str, base_dir: Path, *, synchronous: str = "FULL", pool_size: int = 5) -> None:
+        self.url = resolve_url(url, base_dir)
+        self.is_sqlite = make_url(self.url).drivername.startswith("sqlite")
+        kwargs: dict[str, Any] = {}
+        if not self.is_sqlite:
+            kwargs["pool_size"] = pool_size
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            self._sqlite_pragmas(synchronous)
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file, when this is one."""
+        if not self.is_sqlite:
+            return None
+        database = make_url(self.url).database
+        return Path(database) if database and database != ":memory:" else None
+
+    def _sqlite_pragmas(self, synchronous: str) -> None:
+        @event.listens_for(self.engine.sync_engine, "connect")
+        def on_connect(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            # WAL lets readers (sinks, admin API, sqlite3 shells) run while the writer commits.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.close()
+
+    async def create_all(self, metadata: MetaData) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def dialect_insert(database: Database, table: Any) -> Any:
+    """An INSERT that supports ``on_conflict_do_nothing`` / ``on_conflict_do_update`` on both backends."""
+    if database.is_sqlite:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    return pg_insert(table)

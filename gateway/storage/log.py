@@ -1,0 +1,182 @@
+"""The durable log's writer: group commit.
+
+Requests hand their events to one writer task per process. The writer commits whatever has
+queued in a single transaction and only then resolves each request's future, so every 2xx
+answer stands on a committed transaction while concurrent requests share the cost of a commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
+
+from gateway.errors import Unavailable
+from gateway.storage.database import Database, dialect_insert
+from gateway.storage.tables import core_metadata, log_table, rejection_table, stats_table
+
+log = logging.getLogger("gateway.log")
+
+# Storage faults that pass (a lock held by another process, a full disk being cleaned up) are
+# retried for a while before the request is answered 503; anything else is a bug and surfaces.
+TRANSIENT = (DBAPIError, OSError)
+
+
+@dataclass
+class Write:
+    source: str
+    rows: list[dict[str, Any]]
+    rejections: list[dict[str, Any]] = field(default_factory=list)
+    last_error: str | None = None
+    future: asyncio.Future[None] | None = None
+
+
+class DurableLog:
+    def __init__(self, database: Database, *, max_events: int = 20000, unavailable_after: float = 5.0,
+                 max_pending_events: int = 200_000, observer: Any = None) -> None:
+        self.database = database
+        self.max_events = max_events
+        self.unavailable_after = unavailable_after
+        self.max_pending_events = max_pending_events
+        self.observer = observer
+        self.head = 0
+        self._pending: deque[Write] = deque()
+        self._pending_events = 0
+        self._wake = asyncio.Event()
+        self._committed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    async def start(self) -> None:
+        await self.database.create_all(core_metadata)
+        self.head = await self.max_seq()
+        self._task = asyncio.create_task(self._run(), name="group-commit")
+
+    async def close(self) -> None:
+        """Commit what is queued, then stop."""
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+
+    async def max_seq(self) -> int:
+        async with self.database.engine.connect() as conn:
+            return int((await conn.execute(select(func.max(log_table.c.seq)))).scalar() or 0)
+
+    def committed_signal(self) -> asyncio.Event:
+        """An event set at the next commit (a fresh one is made after each commit)."""
+        return self._committed
+
+    async def append(self, write: Write) -> None:
+        """Queue ``write`` and return once it is committed; raise Unavailable when it cannot be."""
+        if self._closing:
+            raise Unavailable("the gateway is shutting down", retry_after=2)
+        if self._pending_events > self.max_pending_events:
+            raise Unavailable("too many events waiting to be committed", retry_after=1, status=503)
+        write.future = asyncio.get_running_loop().create_future()
+        self._pending.append(write)
+        self._pending_events += len(write.rows)
+        self._wake.set()
+        await write.future
+
+    def _take_group(self) -> list[Write]:
+        group: list[Write] = []
+        count = 0
+        while self._pending and (not group or count + len(self._pending[0].rows) <= self.max_events):
+            write = self._pending.popleft()
+            count += len(write.rows)
+            group.append(write)
+        self._pending_events -= count
+        return group
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                group = self._take_group()
+                try:
+                    await self._commit_with_retry(group)
+                except BaseException as exc:
+                    for write in group:
+                        if write.future is not None and not write.future.done():
+                            write.future.set_exception(exc if isinstance(exc, Exception) else
+                                                       Unavailable("the gateway is shutting down"))
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                for write in group:
+                    if write.future is not None and not write.future.done():
+                        write.future.set_result(None)
+                signal, self._committed = self._committed, asyncio.Event()
+                signal.set()
+            if self._closing and not self._pending:
+                return
+
+    async def _commit_with_retry(self, group: list[Write]) -> None:
+        started = time.monotonic()
+        delay = 0.02
+        while True:
+            try:
+                await self._commit(group)
+                return
+            except TRANSIENT as exc:
+                waited = time.monotonic() - started
+                if waited >= self.unavailable_after:
+                    log.error("durable log unavailable after %.1fs: %s", waited, type(exc).__name__)
+                    if self.observer is not None:
+                        self.observer.commit_failed()
+                    raise Unavailable("events cannot be stored right now; retry later",
+                                      retry_after=5) from None
+                log.warning("durable log write failed, retrying: %s", str(exc).splitlines()[0][:200])
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.5)
+
+    async def _commit(self, group: list[Write]) -> None:
+        started = time.perf_counter()
+        rows = [row for write in group for row in write.rows]
+        rejections = [r for write in group for r in write.rejections]
+        per_source: dict[str, dict[str, Any]] = {}
+        for write in group:
+            stats = per_source.setdefault(write.source, {"events": 0, "rejected": 0, "last": None, "error": None})
+            stats["events"] += len(write.rows)
+            stats["rejected"] += len(write.rejections)
+            if write.rows:
+                stats["last"] = write.rows[-1]["received_at"]
+            if write.last_error:
+                stats["error"] = write.last_error
+        async with self.database.engine.begin() as conn:
+            if rows:
+                await conn.execute(log_table.insert(), rows)
+            if rejections:
+                await conn.execute(rejection_table.insert(), rejections)
+            for source, stats in per_source.items():
+                await conn.execute(self._stats_upsert(source, stats))
+            head = (await conn.execute(select(func.max(log_table.c.seq)))).scalar() if rows else None
+        if head is not None:
+            self.head = int(head)
+        if self.observer is not None:
+            self.observer.committed(len(rows), time.perf_counter() - started)
+
+    def _stats_upsert(self, source: str, stats: dict[str, Any]) -> Any:
+        now = time.time()
+        values: dict[str, Any] = {"source": source, "events_total": stats["events"],
+                                  "rejected_total": stats["rejected"], "last_event_at": stats["last"]}
+        if stats["error"]:
+            values.update(last_error=stats["error"], last_error_at=now)
+        insert = dialect_insert(self.database, stats_table).values(**values)
+        update: dict[str, Any] = {
+            "events_total": stats_table.c.events_total + insert.excluded.events_total,
+            "rejected_total": stats_table.c.rejected_total + insert.excluded.rejected_total,
+        }
+        if stats["last"] is not None:
+            update["last_event_at"] = insert.excluded.last_event_at
+        if stats["error"]:
+            update.update(last_error=insert.excluded.last_error, last_error_at=insert.excluded.last_error_at)
+        return insert.on_conflict_do_update(index_elements=["source"], set_=update)

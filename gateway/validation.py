@@ -1,0 +1,92 @@
+"""JSON Schema validation: compiled once at start-up, errors that name the field's path.
+
+fastjsonschema decides validity (it compiles a schema to plain Python, several times faster than
+jsonschema on the hot path); jsonschema then describes a failure, which only costs on bad input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
+
+import fastjsonschema
+import jsonschema
+from jsonschema.exceptions import ValidationError, best_match
+
+
+class FieldError(NamedTuple):
+    field: str
+    message: str
+
+
+def json_path(parts: Iterable[str | int], prefix: str = "") -> str:
+    """``["batch", 3, "properties"]`` -> ``batch[3].properties`` (after ``prefix`` when given)."""
+    out = prefix
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null",
+            int: "integer", float: "number"}.get(type(value), type(value).__name__)
+
+
+def describe(error: ValidationError, prefix: str = "") -> FieldError:
+    """Turn a jsonschema error into the field it concerns and a sentence a person can act on."""
+    path = list(error.absolute_path)
+    instance = error.instance
+    if error.validator == "required" and isinstance(instance, Mapping):
+        missing = [k for k in error.validator_value if k not in instance]
+        name = missing[0] if missing else "?"
+        return FieldError(json_path([*path, name], prefix), f"{name} is required")
+    if error.validator == "additionalProperties" and isinstance(instance, Mapping):
+        known = set(error.schema.get("properties", {}))
+        extra = sorted(k for k in instance if k not in known)
+        name = extra[0] if extra else "?"
+        allowed = ", ".join(sorted(known)) or "none"
+        return FieldError(json_path([*path, name], prefix), f"unknown key {name}; allowed keys: {allowed}")
+    field = json_path(path, prefix) or "(body)"
+    if error.validator == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return FieldError(field, f"{field} must be {_article(expected)}, not {_type_name(instance)}")
+    if error.validator == "enum":
+        options = ", ".join(repr(v) for v in error.validator_value)
+        return FieldError(field, f"{field} must be one of {options}, not {instance!r}")
+    if error.validator == "const":
+        return FieldError(field, f"{field} must be {error.validator_value!r}, not {instance!r}")
+    return FieldError(field, f"{field}: {error.message}")
+
+
+def _article(word: str) -> str:
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
+
+
+class CompiledSchema:
+    """A schema ready for the hot path. ``check(instance)`` returns None when valid."""
+
+    def __init__(self, schema: Mapping[str, Any]) -> None:
+        schema = dict(schema)
+        jsonschema.Draft7Validator.check_schema(schema)
+        self._fast = fastjsonschema.compile(schema, use_formats=False)
+        self._full = jsonschema.Draft7Validator(schema)
+
+    def check(self, instance: Any, prefix: str = "") -> FieldError | None:
+        try:
+            self._fast(instance)
+            return None
+        except fastjsonschema.JsonSchemaValueException as fast_error:
+            best = best_match(self._full.iter_errors(instance))
+            if best is not None:
+                return describe(best, prefix)
+            field = json_path(fast_error.path[1:], prefix) or "(body)"
+            return FieldError(field, f"{field}: {fast_error.message}")
+
+    def all_errors(self, instance: Any, prefix: str = "") -> list[FieldError]:
+        """Every problem, for start-up checks where a complete report beats speed."""
+        errors = sorted(self._full.iter_errors(instance), key=lambda e: list(e.absolute_path))
+        return [describe(e, prefix) for e in errors]

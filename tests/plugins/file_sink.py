@@ -1,0 +1,37 @@
+"""A test-only sink writing events to a file, steered by a control file: "" ok, "fail", or "hang"."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from gateway import Batch, SinkContext, SinkType, hookimpl
+
+
+class FileSink:
+    def __init__(self, path: Path, control: Path) -> None:
+        self.path = path
+        self.control = control
+
+    async def deliver(self, batch: Batch) -> None:
+        mode = self.control.read_text().strip() if self.control.exists() else ""
+        if mode == "fail":
+            raise RuntimeError("told to fail")
+        if mode == "hang":
+            while (self.control.read_text().strip() if self.control.exists() else "") == "hang":
+                await asyncio.sleep(0.05)
+        with self.path.open("ab") as out:
+            out.write(b"".join(r + b"\n" for r in batch.raw))
+
+
+def make(settings: Mapping[str, Any], context: SinkContext) -> FileSink:
+    path = context.config_dir / settings["path"]
+    return FileSink(path, path.with_suffix(".control"))
+
+
+@hookimpl
+def register_sinks(register: Callable[[SinkType], None]) -> None:
+    register(SinkType(name="file", factory=make,
+                      config_schema={"properties": {"path": {"type": "string"}}, "required": ["path"]}))
