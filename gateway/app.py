@@ -7,13 +7,14 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from sqlalchemy import text
 
+from gateway.admin import admin_routes
 from gateway.admin_auth import admin_only
 from gateway.config import Config
 from gateway.errors import GatewayError
@@ -54,7 +55,8 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     message = {404: f"no route {request.url.path}",
                405: f"{request.method} is not allowed on {request.url.path}"}.get(exc.status_code, exc.detail)
-    return error_response(GatewayError(message, status=exc.status_code, code=code, headers=exc.headers))
+    headers = dict(exc.headers) if exc.headers else None
+    return error_response(GatewayError(message, status=exc.status_code, code=code, headers=headers))
 
 
 async def on_internal_error(request: Request, exc: Exception) -> Response:
@@ -68,6 +70,7 @@ def build_routes(gateway: Gateway) -> list[BaseRoute]:
         Route("/ready", ready, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]
+    routes += admin_routes()
     claimed: dict[tuple[str, str], str] = {}
     for dialect in gateway.dialects.values():
         for route in dialect.routes:

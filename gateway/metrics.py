@@ -55,14 +55,14 @@ class Metrics:
         metrics = self
 
         class LagCollector:
-            def collect(self):  # type: ignore[no-untyped-def]
+            def collect(self):  # noqa: ANN202 - prometheus-client duck typing
                 family = GaugeMetricFamily("gateway_sink_lag_events", "Events committed but not yet "
                                            "delivered, by sink", labels=["sink"])
                 for sink, value in metrics._lag().items():
                     family.add_metric([sink], value)
                 yield family
 
-        self.registry.register(LagCollector())  # type: ignore[arg-type]
+        self.registry.register(LagCollector())
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

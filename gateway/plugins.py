@@ -128,14 +128,15 @@ class Hooks:
         impls = self.pm.hook.transform_event.get_hookimpls()
         if not impls:
             return None
-        calls = [(impl.function, impl.argnames) for impl in reversed(impls)]
+        calls: list[tuple[Callable[..., Any], tuple[str, ...]]] = [
+            (impl.function, impl.argnames) for impl in reversed(impls)]
 
         def chain(event: CanonicalEvent, source: Source) -> CanonicalEvent | None:
             current: CanonicalEvent | None = event
             for function, argnames in calls:
-                kwargs = {"event": current, "source": source}
+                kwargs: dict[str, Any] = {"event": current, "source": source}
                 current = function(**{k: kwargs[k] for k in argnames})
-                if current is None:
+                if not current:
                     return None
             return current
 

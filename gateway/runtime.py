@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable
 from typing import IO, Any
 
+from gateway.admin import SourceRegistry
 from gateway.auth import AuthService
 from gateway.canonical import CanonicalEvent
 from gateway.clientip import parse_networks
@@ -57,6 +58,7 @@ class Gateway:
         self.reader = LogReader(self.database)
         self.delivery = DeliveryEngine(self.durable, self.reader, self.metrics)
         self.runtime_sinks = RuntimeSinks(self.database)
+        self.runtime_sources = SourceRegistry(self)
         self._sink_configs: dict[str, SinkConfig] = {s.name: s for s in config.sinks}
         self._sinks: dict[str, Sink] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -162,7 +164,7 @@ class Gateway:
         if path is None:
             self.is_leader = True
             return True
-        handle = open(f"{path}.delivery-lock", "a")  # noqa: SIM115 - held for the process's life
+        handle = open(f"{path}.delivery-lock", "a")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -213,6 +215,8 @@ class Gateway:
 
     async def start(self) -> None:
         await self.durable.start()
+        await self.runtime_sources.start()
+        self._tasks.append(asyncio.create_task(self.runtime_sources.follow(), name="runtime-sources"))
         await self._load_runtime_sinks()
         if self._try_lead():
             await self._become_leader()

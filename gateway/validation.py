@@ -6,6 +6,7 @@ jsonschema on the hot path); jsonschema then describes a failure, which only cos
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
@@ -49,17 +50,18 @@ def describe(error: ValidationError, prefix: str = "") -> FieldError:
         name = extra[0] if extra else "?"
         allowed = ", ".join(sorted(known)) or "none"
         return FieldError(json_path([*path, name], prefix), f"unknown key {name}; allowed keys: {allowed}")
-    field = json_path(path, prefix) or "(body)"
+    field = json_path(path, prefix)
+    label = field or "the event"
     if error.validator == "type":
         expected = error.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected
-        return FieldError(field, f"{field} must be {_article(expected)}, not {_type_name(instance)}")
+        return FieldError(field, f"{label} must be {_article(expected)}, not {_type_name(instance)}")
     if error.validator == "enum":
         options = ", ".join(repr(v) for v in error.validator_value)
-        return FieldError(field, f"{field} must be one of {options}, not {instance!r}")
+        return FieldError(field, f"{label} must be one of {options}, not {instance!r}")
     if error.validator == "const":
-        return FieldError(field, f"{field} must be {error.validator_value!r}, not {instance!r}")
-    return FieldError(field, f"{field}: {error.message}")
+        return FieldError(field, f"{label} must be {error.validator_value!r}, not {instance!r}")
+    return FieldError(field, f"{label}: {error.message}")
 
 
 def _article(word: str) -> str:
@@ -70,7 +72,8 @@ class CompiledSchema:
     """A schema ready for the hot path. ``check(instance)`` returns None when valid."""
 
     def __init__(self, schema: Mapping[str, Any]) -> None:
-        schema = dict(schema)
+        # fastjsonschema rewrites nested $refs in place: give it a copy, never the plugin's schema.
+        schema = dict(copy.deepcopy(schema))
         jsonschema.Draft7Validator.check_schema(schema)
         self._fast = fastjsonschema.compile(schema, use_formats=False)
         self._full = jsonschema.Draft7Validator(schema)
@@ -83,8 +86,8 @@ class CompiledSchema:
             best = best_match(self._full.iter_errors(instance))
             if best is not None:
                 return describe(best, prefix)
-            field = json_path(fast_error.path[1:], prefix) or "(body)"
-            return FieldError(field, f"{field}: {fast_error.message}")
+            field = json_path(fast_error.path[1:], prefix)
+            return FieldError(field, f"{field or 'the event'}: {fast_error.message}")
 
     def all_errors(self, instance: Any, prefix: str = "") -> list[FieldError]:
         """Every problem, for start-up checks where a complete report beats speed."""

@@ -13,7 +13,8 @@ from sqlalchemy import MetaData, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-SQLITE_BUSY_TIMEOUT_MS = 5000
+# Short, because callers retry on their own terms (the log writer answers 503 after its own deadline).
+SQLITE_BUSY_TIMEOUT_MS = 500
 
 
 def resolve_url(url: str, base_dir: Path) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from gateway import Dialect, DialectRoute, GatewayError, InvalidEvent, ItemContext, Unpacked, hookimpl
@@ -12,7 +12,7 @@ ITEM_SCHEMA = {
     "required": ["event"],
     "properties": {
         "event": {"type": "string", "minLength": 1},
-        "userId": {"type": "string"},
+        "userId": {"type": ["string", "null"]},
         "messageId": {"type": "string"},
         "properties": {"type": "object"},
         "context": {"type": "object"},

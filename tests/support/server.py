@@ -109,8 +109,13 @@ class RunningGateway:
     def stdout_events(self) -> list[dict[str, Any]]:
         if not self.stdout_path.exists():
             return []
-        lines = self.stdout_path.read_bytes().splitlines()
-        return [json.loads(line) for line in lines if line.startswith(b"{")]
+        events = []
+        for line in self.stdout_path.read_bytes().splitlines():
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                continue  # a line cut short by kill -9; its events are delivered again after restart
+        return events
 
     def wait_for_stdout_events(self, n: int, timeout: float = 15,
                                where: Callable[[dict[str, Any]], bool] | None = None) -> list[dict[str, Any]]:
