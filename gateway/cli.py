@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from gateway.config import Config, ConfigError, load_config
-from gateway.plugins import PluginError, load_hooks
+from gateway.plugins import Hooks, PluginError, load_hooks
 
 
 def _load(args: argparse.Namespace) -> Config:
@@ -52,7 +52,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(hooks: Hooks | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gateway", description="A self-hosted analytics event gateway.")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, func, help_text in (("serve", cmd_serve, "serve the gateway"),
@@ -62,16 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
     sub.add_parser("plugins", help="list the loaded plugins").set_defaults(func=cmd_plugins)
     try:
-        load_hooks().add_commands(sub)
+        (hooks or load_hooks()).add_commands(sub)
     except PluginError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, hooks: Hooks | None = None) -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = build_parser().parse_args(argv)
+    args = build_parser(hooks).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except (ConfigError, PluginError) as exc:

@@ -1,0 +1,194 @@
+"""Every hook, exercised through a temporary plugin registered in a fixture; every hook documented."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway import hookspecs
+from gateway.cli import main
+from gateway.plugins import Hooks, PluginError, make_plugin_manager
+from tests.conftest import BASE_CONFIG, GatewayFactory
+from tests.support.server import RunningGateway, wait_until
+
+ROOT = Path(__file__).resolve().parents[1]
+HOOKS = sorted(name for name, f in inspect.getmembers(hookspecs, inspect.isfunction)
+               if hasattr(f, "gateway_spec"))
+
+
+TEMP_PLUGIN = """
+import orjson
+from starlette.responses import JSONResponse
+from gateway import Dialect, DialectRoute, PluginRoute, SinkType, Unpacked, hookimpl
+from gateway.config import load_config
+
+
+@hookimpl
+def register_dialects(register):
+    register(Dialect(
+        name="temp", routes=[DialectRoute("/temp/event")], auth=("bearer",),
+        credentials=lambda s: [s["token"]],
+        source_schema={"properties": {"token": {"type": "string"}}, "required": ["token"]},
+        item_schema={"type": "object", "required": ["action"]},
+        unpack=lambda body, route: Unpacked([body], False),
+        map=lambda item, ctx: [{"type": "track", "event": item["action"]}],
+    ))
+
+
+class Memory:
+    def __init__(self, path):
+        self.path = path
+
+    async def deliver(self, batch):
+        with open(self.path, "ab") as out:
+            out.write(b"".join(r + b"\\n" for r in batch.raw))
+
+
+@hookimpl
+def register_sinks(register):
+    register(SinkType(name="memory", factory=lambda settings, context: Memory(context.config_dir / "memory.jsonl")))
+
+
+async def hello(request):
+    return JSONResponse({"sources": sorted(request.app.state.gateway.sources)})
+
+
+@hookimpl
+def register_routes(register):
+    register(PluginRoute("/api/v1/temp-hello", hello))
+    register(PluginRoute("/temp-open", hello, admin=False))
+
+
+@hookimpl
+def register_commands(subparsers):
+    parser = subparsers.add_parser("temp-count")
+    parser.add_argument("--config", default="config.toml")
+    parser.set_defaults(func=lambda args: 40 + len(load_config(args.config).sources))
+
+
+@hookimpl
+def transform_event(event, source):
+    if event.get("event") == "drop-me":
+        return None
+    event.setdefault("context", {})["transformedBy"] = source.name
+    return event
+"""
+
+CONFIG = BASE_CONFIG + """
+[[sources]]
+name = "temp-source"
+dialect = "temp"
+token = "temp-token-123"
+
+[[sinks]]
+name = "memory"
+type = "memory"
+"""
+AUTH = {"Authorization": "Bearer temp-token-123"}
+
+
+@pytest.fixture
+def plugin_dir(tmp_path: Path) -> Iterator[Path]:
+    """The temporary plugin, registered for the test and gone after it."""
+    directory = tmp_path / "temp-plugins"
+    directory.mkdir()
+    (directory / "temp_plugin.py").write_text(TEMP_PLUGIN)
+    yield directory
+    shutil.rmtree(directory)
+
+
+@pytest.fixture
+def hooks(plugin_dir: Path) -> Hooks:
+    return Hooks(make_plugin_manager(plugin_dir))
+
+
+@pytest.fixture
+def gw(plugin_dir: Path, gateway_factory: GatewayFactory) -> RunningGateway:
+    return gateway_factory(f'plugins_dir = "{plugin_dir}"\n' + CONFIG)
+
+
+def memory(gw: RunningGateway) -> list[dict[str, Any]]:
+    path = gw.dir / "memory.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_register_dialects(hooks: Hooks, gw: RunningGateway) -> None:
+    assert "temp" in hooks.dialects()
+    r = gw.post("/temp/event", json={"action": "clicked"}, headers=AUTH)
+    assert r.status_code == 200, r.text
+    assert gw.post("/temp/event", json={"action": "x"}).status_code == 401
+
+
+def test_register_sinks(hooks: Hooks, gw: RunningGateway) -> None:
+    assert "memory" in hooks.sink_types()
+    gw.post("/temp/event", json={"action": "to-memory"}, headers=AUTH)
+    wait_until(lambda: memory(gw), message="event in the memory sink")
+    assert [e["event"] for e in memory(gw)] == ["to-memory"]
+
+
+def test_register_routes(gw: RunningGateway) -> None:
+    assert gw.get("/api/v1/temp-hello").status_code == 401
+    r = gw.get("/api/v1/temp-hello", headers={"Authorization": "Bearer test-admin-key"})
+    assert r.json() == {"sources": ["temp-source"]}
+    assert gw.get("/temp-open").status_code == 200
+
+
+def test_register_commands(hooks: Hooks, plugin_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f'plugins_dir = "{plugin_dir}"\n' + CONFIG)
+    with pytest.raises(SystemExit):
+        main(["no-such-command"], hooks=hooks)
+    assert main(["temp-count", "--config", str(path)], hooks=hooks) == 41
+
+
+def test_transform_event(hooks: Hooks, gw: RunningGateway) -> None:
+    assert hooks.transformer() is not None
+    assert gw.post("/temp/event", json={"action": "drop-me"}, headers=AUTH).status_code == 200
+    assert gw.post("/temp/event", json={"action": "keep-me"}, headers=AUTH).status_code == 200
+    wait_until(lambda: memory(gw), message="event in the memory sink")
+    events = memory(gw)
+    assert [e["event"] for e in events] == ["keep-me"]
+    assert events[0]["context"]["transformedBy"] == "temp-source"
+
+
+def test_a_misspelt_hook_fails_at_start(tmp_path: Path) -> None:
+    (tmp_path / "typo.py").write_text("from gateway import hookimpl\n\n@hookimpl\ndef register_dialect(register):\n"
+                                      "    pass\n")
+    with pytest.raises(Exception, match="register_dialect"):
+        make_plugin_manager(tmp_path)
+
+
+def test_two_plugins_cannot_register_the_same_name(plugin_dir: Path) -> None:
+    shutil.copy(plugin_dir / "temp_plugin.py", plugin_dir / "temp_again.py")
+    with pytest.raises(PluginError, match="two plugins register a dialect named 'temp'"):
+        Hooks(make_plugin_manager(plugin_dir)).dialects()
+
+
+def test_every_hook_has_a_section_in_the_plugin_guide() -> None:
+    guide = (ROOT / "docs" / "plugins.md").read_text()
+    documented = re.findall(r"^## `(\w+)`$", guide, re.M)
+    assert HOOKS, "no hook specs found"
+    missing = [h for h in HOOKS if h not in documented]
+    assert not missing, f"hooks without a section in docs/plugins.md: {missing}"
+    for hook in HOOKS:
+        section = guide.split(f"## `{hook}`", 1)[1].split("\n## ", 1)[0]
+        for part in ("**Parameters.**", "**Returns.**", "**Example.**", "@hookimpl", f"def {hook}("):
+            assert part in section, f"{hook}: the guide's section lacks {part}"
+
+
+def test_every_hook_has_a_test_here() -> None:
+    source = Path(__file__).read_text()
+    for hook in HOOKS:
+        assert f"def test_{hook}(" in source, f"no test_{hook} in {__file__}"
+
+
+def test_argparse_type_is_what_the_spec_says() -> None:
+    assert isinstance(argparse.ArgumentParser().add_subparsers(), argparse._SubParsersAction)
