@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from gateway.runtime import Gateway
 
 log = logging.getLogger("gateway.ingest")
+# Answers that may leave part of the request body unread (key refused first, body too big or too slow).
+ANSWERED_BEFORE_BODY = frozenset({401, 408, 413})
 
 
 class Rejected(Exception):
@@ -53,6 +55,10 @@ class IngestEndpoint:
             status, body, headers = 200, await self._handle(scope, receive), None
         except GatewayError as error:
             status, headers = error.status, error.headers
+            if status in ANSWERED_BEFORE_BODY:
+                # Hypercorn drops a connection whose request body was not read to the end; saying so
+                # keeps a client from sending its next request into a connection about to close.
+                headers = {**headers, "Connection": "close"}
             body = orjson.dumps(self.dialect.error_body(error.body(), error))
         except ClientGone:
             return
@@ -122,7 +128,10 @@ class IngestEndpoint:
             except InvalidEvent as error:
                 field = _join(prefix, error.field)
                 errors.append(error)
-                answers.append({"index": index, "code": error.code, "message": error.message, "field": field})
+                answer = {"index": index, "code": error.code, "message": error.message, "field": field}
+                if error.code == "event_too_large":
+                    answer["limit"] = "max_event_bytes"
+                answers.append(answer)
                 rejections.append(self._rejection(source, stamp, index if unpacked.many else None, error,
                                                   field, item))
         gateway = self.gateway
@@ -152,7 +161,10 @@ class IngestEndpoint:
 
     def _item(self, item: Any, index: int, prefix: str, source: Source, stamp: Stamp,
               check_size: bool) -> list[dict[str, Any]]:
-        raw = orjson.dumps(item) if check_size or self.gateway.keep_raw else None
+        try:
+            raw = orjson.dumps(item) if check_size or self.gateway.keep_raw else None
+        except orjson.JSONEncodeError as exc:  # parsed, but nested deeper than can be written back
+            raise InvalidEvent(f"event cannot be stored: {exc}", code="unencodable_event") from None
         if check_size and raw is not None and len(raw) > source.max_event_bytes:
             error = InvalidEvent(f"event of {len(raw)} bytes exceeds the limit of {source.max_event_bytes} bytes",
                                  code="event_too_large")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -55,7 +56,7 @@ class Metrics:
         metrics = self
 
         class LagCollector:
-            def collect(self):  # noqa: ANN202 - prometheus-client duck typing
+            def collect(self) -> Any:
                 family = GaugeMetricFamily("gateway_sink_lag_events", "Events committed but not yet "
                                            "delivered, by sink", labels=["sink"])
                 for sink, value in metrics._lag().items():
