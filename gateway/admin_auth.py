@@ -36,4 +36,5 @@ def admin_only(endpoint: Callable[[Request], Awaitable[Any]]) -> Callable[[Reque
 
     guarded.__name__ = getattr(endpoint, "__name__", "admin_endpoint")
     guarded.__doc__ = endpoint.__doc__
+    guarded.requires_admin_key = True  # type: ignore[attr-defined]  # read by gateway/openapi.py
     return guarded

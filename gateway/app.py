@@ -20,6 +20,7 @@ from gateway.config import Config
 from gateway.errors import GatewayError
 from gateway.ingest import IngestEndpoint
 from gateway.metrics import CONTENT_TYPE
+from gateway.openapi import openapi_route
 from gateway.responses import error_response, json_response
 from gateway.runtime import Gateway
 
@@ -45,9 +46,17 @@ async def metrics(request: Request) -> Response:
     return Response(request.app.state.gateway.metrics.render(), media_type=CONTENT_TYPE)
 
 
+def _closing(request: Request, response: Response) -> Response:
+    """An error may be answered before the request's body was read, and Hypercorn then drops the
+    connection: say so, so the client does not send its next request into it."""
+    if request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers:
+        response.headers["Connection"] = "close"
+    return response
+
+
 async def on_gateway_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
-    return error_response(exc)
+    return _closing(request, error_response(exc))
 
 
 async def on_http_error(request: Request, exc: Exception) -> Response:
@@ -56,7 +65,8 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
     message = {404: f"no route {request.url.path}",
                405: f"{request.method} is not allowed on {request.url.path}"}.get(exc.status_code, exc.detail)
     headers = dict(exc.headers) if exc.headers else None
-    return error_response(GatewayError(message, status=exc.status_code, code=code, headers=headers))
+    return _closing(request, error_response(GatewayError(message, status=exc.status_code, code=code,
+                                                         headers=headers)))
 
 
 async def on_internal_error(request: Request, exc: Exception) -> Response:
@@ -79,10 +89,12 @@ def build_routes(gateway: Gateway) -> list[BaseRoute]:
                 if owner != dialect.name:
                     raise GatewayError(f"dialects {owner!r} and {dialect.name!r} both claim {method} {route.path}")
             routes.append(Route(route.path, IngestEndpoint(gateway, dialect, route), methods=list(route.methods)))
-    for plugin_route in gateway.hooks.routes():
+    plugin_routes = gateway.hooks.routes()
+    for plugin_route in plugin_routes:
         endpoint = admin_only(plugin_route.endpoint) if plugin_route.admin else plugin_route.endpoint
         routes.append(Route(plugin_route.path, endpoint, methods=list(plugin_route.methods),
                             name=plugin_route.name))
+    routes.append(openapi_route(routes, plugin_routes))
     return routes
 
 

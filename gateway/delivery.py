@@ -57,7 +57,10 @@ class SinkWorker:
                 await asyncio.gather(self.task, return_exceptions=True)
         stop = getattr(self.sink, "stop", None)
         if stop is not None:
-            await stop()
+            try:
+                await stop()
+            except Exception:  # one sink's failure to stop must not keep the others from stopping
+                log.exception("sink %s failed to stop", self.name)
 
     @property
     def lag(self) -> int:
@@ -74,10 +77,30 @@ class SinkWorker:
             for w in waits:
                 w.cancel()
 
-    async def _run(self) -> None:
+    async def _start_sink(self) -> bool:
+        """Await the sink's ``start()``, retrying with the sink's backoff until it works or we stop.
+
+        A sink that cannot start (its database down, a newer schema) must say so at once and keep
+        trying, while ingestion and the other sinks go on.
+        """
         start = getattr(self.sink, "start", None)
-        if start is not None:
-            await start()
+        failures = 0
+        while start is not None and not self._stopping.is_set():
+            try:
+                await start()
+                return True
+            except Exception as exc:
+                failures += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                log.error("sink %s cannot start: %s", self.name, self.last_error)
+                if self.observer is not None:
+                    self.observer.sink_failed(self.name)
+                await self._sleep(self.policy.delay(failures))
+        return not self._stopping.is_set()
+
+    async def _run(self) -> None:
+        if not await self._start_sink():
+            return
         self.cursor = await self.reader.cursor(self.name, self.start_at, self.durable.head)
         while not self._stopping.is_set():
             try:

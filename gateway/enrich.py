@@ -74,8 +74,15 @@ def enrich(event: CanonicalEvent, stamp: Stamp, source: Source) -> CanonicalEven
         event["originalTimestamp"] = client_time
         sent_at = event.get("sentAt")
         if sent_at:
-            happened = stamp.received - (parse_time(sent_at, "sentAt") - happened)
-        event["timestamp"] = iso(happened)
+            try:
+                happened = stamp.received - (parse_time(sent_at, "sentAt") - happened)
+            except OverflowError:
+                raise InvalidEvent("timestamp and sentAt are too far apart to correct for clock skew",
+                                   field="timestamp") from None
+        try:
+            event["timestamp"] = iso(happened)
+        except (OverflowError, ValueError):
+            raise InvalidEvent("timestamp is out of range", field="timestamp") from None
     else:
         event["timestamp"] = stamp.received_iso
         if event.get("sentAt"):

@@ -6,11 +6,13 @@ portable SQL through SQLAlchemy Core.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 # Short, because callers retry on their own terms (the log writer answers 503 after its own deadline).
@@ -64,8 +66,17 @@ class Database:
             cursor.close()
 
     async def create_all(self, metadata: MetaData) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+        """Create missing tables. Several worker processes may start at once on a fresh database:
+        the loser of the race between "is it there?" and "create it" tries again and finds it."""
+        for attempt in range(5):
+            try:
+                async with self.engine.begin() as conn:
+                    await conn.run_sync(metadata.create_all)
+                return
+            except DBAPIError as exc:
+                if "already exists" not in str(exc) or attempt == 4:
+                    raise
+                await asyncio.sleep(0.05 * (attempt + 1))
 
     async def dispose(self) -> None:
         await self.engine.dispose()

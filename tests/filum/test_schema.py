@@ -52,7 +52,7 @@ def test_runtime_schema_leaves_only_params_and_times_to_the_mapping() -> None:
      ["array"]),
     ({"event_type": "track", "event_name": "x", "user_id": "u", "timestamp": 1721030293}, "timestamp",
      ["string"]),
-    ("track", "(body)", ["object"]),
+    ("track", "", ["object"]),
 ])
 def test_envelope_errors_name_the_field(item: Any, field: str, words: list[str]) -> None:
     error = CHECK.check(item)

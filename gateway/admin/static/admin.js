@@ -1,0 +1,372 @@
+// The admin page: a thin client of the gateway's JSON admin API. No framework, no build step.
+// Everything shown is put in with textContent, so nothing a client sent can run as markup.
+"use strict";
+
+const KEY_STORAGE = "gateway-admin-key";
+const PAGE_SIZE = 50;
+const $ = (id) => document.getElementById(id);
+
+const state = { source: null, eventsBefore: null, rejectionsBefore: null, dialects: [] };
+
+// -- talking to the API ------------------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.message) || `HTTP ${status}`);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = { Authorization: `Bearer ${sessionStorage.getItem(KEY_STORAGE) || ""}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (response.status === 204) return null;
+  let data = null;
+  try { data = await response.json(); } catch (_) { data = null; }
+  if (!response.ok) {
+    if (response.status === 401 && path !== "/api/v1/sources") signOut("The admin key was refused; sign in again.");
+    throw new ApiError(response.status, data);
+  }
+  return data;
+}
+
+// -- small DOM helpers ---------------------------------------------------------------------------
+
+function el(tag, props, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) {
+    if (child !== null && child !== undefined) node.append(child);
+  }
+  return node;
+}
+
+function when(iso) {
+  if (!iso) return "—";
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
+}
+
+function plural(n, word) { return `${n} ${word}${n === 1 ? "" : "s"}`; }
+
+function show(node, visible) { node.hidden = !visible; }
+
+function showError(node, error) {
+  node.textContent = error ? error.message : "";
+  show(node, Boolean(error));
+}
+
+function badge(status) {
+  return el("span", { class: `badge ${status === "connected" ? "ok" : "idle"}`, text: status });
+}
+
+function dl(node, pairs) {
+  node.replaceChildren();
+  for (const [term, value] of pairs) {
+    if (value === null || value === undefined || value === "") continue;
+    node.append(el("dt", { text: term }), el("dd", {}, value instanceof Node ? value : String(value)));
+  }
+}
+
+// Flattens an event into "path: value" rows, the way a person reads attributes.
+function attributes(value, prefix = "", rows = []) {
+  if (value !== null && typeof value === "object" && Object.keys(value).length) {
+    for (const [key, inner] of Object.entries(value)) {
+      attributes(inner, prefix ? (Array.isArray(value) ? `${prefix}[${key}]` : `${prefix}.${key}`) : key, rows);
+    }
+  } else {
+    rows.push([prefix, typeof value === "string" ? value : JSON.stringify(value)]);
+  }
+  return rows;
+}
+
+function attributesTable(event) {
+  const body = el("tbody");
+  for (const [path, value] of attributes(event)) {
+    body.append(el("tr", {}, el("th", { text: path }), el("td", { text: value })));
+  }
+  return el("table", { class: "attributes" }, body);
+}
+
+// -- signing in ------------------------------------------------------------------------------------
+
+function signOut(message) {
+  sessionStorage.removeItem(KEY_STORAGE);
+  show($("app"), false);
+  show($("nav"), false);
+  show($("login"), true);
+  showError($("login-error"), message ? new Error(message) : null);
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  sessionStorage.setItem(KEY_STORAGE, $("admin-key").value.trim());
+  try {
+    await api("GET", "/api/v1/sources");
+  } catch (error) {
+    signOut(error.status === 401 ? error.message : `The gateway did not answer: ${error.message}`);
+    return;
+  }
+  $("admin-key").value = "";
+  await start();
+}
+
+async function start() {
+  show($("login"), false);
+  show($("app"), true);
+  show($("nav"), true);
+  await loadDialects();
+  await route();
+}
+
+// -- the sources list -----------------------------------------------------------------------------
+
+async function loadSources() {
+  const { sources } = await api("GET", "/api/v1/sources");
+  const body = $("sources-body");
+  body.replaceChildren();
+  for (const s of sources) {
+    body.append(el("tr", { "data-source": s.name },
+      el("td", {}, el("a", { href: `#source/${encodeURIComponent(s.name)}`, text: s.name })),
+      el("td", { text: s.dialect }),
+      el("td", {}, badge(s.status)),
+      el("td", { class: "num", text: String(s.events_total) }),
+      el("td", { class: "num", text: String(s.events_24h) }),
+      el("td", { class: "num", text: String(s.rejected_total) }),
+      el("td", { text: when(s.last_event_at) }),
+      el("td", {}, el("code", { text: s.key_hint || "—" })),
+      el("td", { text: s.origin === "config" ? "config.toml" : "API" })));
+  }
+  show($("sources-empty"), sources.length === 0);
+}
+
+async function loadDialects() {
+  const { dialects } = await api("GET", "/api/v1/dialects");
+  state.dialects = dialects;
+  const select = $("create-dialect");
+  select.replaceChildren(...dialects.map((d) => el("option", { value: d.name, text: d.name })));
+  describeDialect();
+}
+
+function describeDialect() {
+  const dialect = state.dialects.find((d) => d.name === $("create-dialect").value);
+  $("dialect-help").textContent = dialect
+    ? `${dialect.description || dialect.name}. Clients send the key ${dialect.send_key}.` : "";
+}
+
+async function createSource(event) {
+  event.preventDefault();
+  showError($("create-error"), null);
+  let settings = {};
+  const text = $("create-settings").value.trim();
+  if (text) {
+    try { settings = JSON.parse(text); } catch (error) {
+      showError($("create-error"), new Error(`More settings is not valid JSON: ${error.message}`));
+      return;
+    }
+  }
+  const body = { ...settings, name: $("create-name").value.trim(), dialect: $("create-dialect").value };
+  try {
+    const created = await api("POST", "/api/v1/sources", body);
+    $("create-form").reset();
+    describeDialect();
+    showKey(created);
+    await loadSources();
+  } catch (error) {
+    showError($("create-error"), error);
+  }
+}
+
+function showKey(answer) {
+  $("key-source").textContent = answer.source.name;
+  const fields = Object.entries(answer.credentials).map(([k, v]) => [k, el("code", { class: "secret", text: v })]);
+  if (answer.key && !Object.values(answer.credentials).includes(answer.key)) {
+    fields.push(["key clients send", el("code", { class: "secret", text: answer.key })]);
+  }
+  if (answer.previous_key_expires_at) fields.push(["previous key works until", when(answer.previous_key_expires_at)]);
+  dl($("key-fields"), fields);
+  const paths = answer.source.endpoints.map((e) => e.path).join(", ");
+  $("key-how").textContent = `Send events to ${paths} with the key ${answer.source.send_key}.`;
+  show($("key-view"), true);
+  $("key-view").scrollIntoView({ block: "nearest" });
+}
+
+// -- one source ------------------------------------------------------------------------------------
+
+async function loadSource(name) {
+  const { source } = await api("GET", `/api/v1/sources/${encodeURIComponent(name)}`);
+  state.source = source;
+  $("source-title").textContent = source.name;
+  renderStatus(source);
+  const endpoints = el("ul", { class: "plain" },
+    ...source.endpoints.map((e) => el("li", {}, el("code", { text: `${e.methods.join("/")} ${e.path}` }))));
+  const previous = (source.previous_keys || []).map((k) => `${k.key_hint} until ${when(k.expires_at)}`).join(", ");
+  dl($("source-facts"), [
+    ["Dialect", source.dialect],
+    ["Key", el("code", { text: source.key_hint || "—" })],
+    ["Previous keys", previous],
+    ["Send the key", source.send_key],
+    ["Events", `${source.events_total} in all, ${source.events_24h} in the last 24 h`],
+    ["Rejected", String(source.rejected_total)],
+    ["Last error", source.last_error ? `${source.last_error} (${when(source.last_error_at)})` : ""],
+    ["Created", source.created_at ? when(source.created_at) : "from config.toml"],
+    ["Endpoints", endpoints],
+  ]);
+  show($("source-actions"), !source.read_only);
+  show($("source-readonly"), source.read_only);
+}
+
+function renderStatus(status) {
+  $("source-status").replaceWith(Object.assign(badge(status.status), { id: "source-status" }));
+  $("source-message").textContent = status.message;
+}
+
+async function checkConnection() {
+  const status = await api("GET", `/api/v1/sources/${encodeURIComponent(state.source.name)}/status`);
+  renderStatus(status);
+  if (status.connected) await loadSource(state.source.name);
+}
+
+function eventItem(record) {
+  const e = record.event;
+  const what = e.event || e.name || e.type;
+  const who = e.userId || e.anonymousId || "";
+  const summary = el("summary", {},
+    el("span", { class: "type", text: e.type }), " ",
+    el("strong", { text: what }), " ",
+    el("span", { class: "muted", text: who }), " ",
+    el("time", { datetime: record.received_at, text: when(record.received_at) }));
+  const raw = record.raw === null ? null : el("div", {},
+    el("h4", { text: "As the client sent it" }),
+    el("pre", { text: JSON.stringify(record.raw, null, 2) }));
+  return el("li", { "data-seq": String(record.seq) }, el("details", { class: "event" }, summary,
+    el("h4", { text: "Attributes" }), attributesTable(e), raw));
+}
+
+function rejectionItem(r) {
+  const summary = el("summary", {},
+    el("span", { class: "type bad", text: r.code }), " ",
+    el("strong", { text: r.reason }), " ",
+    r.field ? el("code", { text: r.field }) : null, " ",
+    el("time", { datetime: r.received_at, text: when(r.received_at) }));
+  return el("li", {}, el("details", { class: "event rejected" }, summary,
+    el("h4", { text: "Payload as sent" }),
+    el("pre", { text: typeof r.payload === "string" ? r.payload : JSON.stringify(r.payload, null, 2) })));
+}
+
+async function loadPage(kind, more) {
+  const name = encodeURIComponent(state.source.name);
+  const cursorKey = kind === "events" ? "eventsBefore" : "rejectionsBefore";
+  const list = $(`${kind}-list`);
+  let query = `?limit=${PAGE_SIZE}`;
+  if (more && state[cursorKey]) query += `&before=${state[cursorKey]}`;
+  else list.replaceChildren();
+  const answer = await api("GET", `/api/v1/sources/${name}/${kind}${query}`);
+  const items = answer[kind];
+  list.append(...items.map(kind === "events" ? eventItem : rejectionItem));
+  state[cursorKey] = answer.next_before;
+  show($(`${kind}-more`), Boolean(answer.next_before));
+  show($(`${kind}-empty`), list.children.length === 0);
+}
+
+async function rotateKey() {
+  const name = state.source.name;
+  if (!confirm(`Rotate the key of ${name}? The current key keeps working for a day.`)) return;
+  showKey(await api("POST", `/api/v1/sources/${encodeURIComponent(name)}/rotate-key`, {}));
+  await loadSource(name);
+}
+
+async function deleteSource() {
+  const name = state.source.name;
+  if (!confirm(`Delete source ${name}? Its key stops working at once.`)) return;
+  await api("DELETE", `/api/v1/sources/${encodeURIComponent(name)}`);
+  location.hash = "";
+}
+
+// -- webhooks (when the webhook sink plugin is loaded) ---------------------------------------------
+
+async function loadWebhooks() {
+  const target = $("webhooks-body");
+  let hooks;
+  try {
+    hooks = (await api("GET", "/api/v1/webhooks")).results;
+  } catch (error) {
+    if (error.status !== 404) throw error;
+    target.replaceChildren(el("p", { class: "muted", text: "No webhooks plugin is loaded." }));
+    return;
+  }
+  if (!hooks.length) {
+    target.replaceChildren(el("p", { class: "muted", text: "No webhooks yet." }));
+    return;
+  }
+  const rows = await Promise.all(hooks.map(async (hook) => {
+    let batches = [];
+    try {
+      batches = (await api("GET", `/api/v1/webhooks/${encodeURIComponent(hook.id)}/batch-status?limit=5`)).results;
+    } catch (_) { batches = []; }
+    const recent = el("ul", { class: "plain" }, ...batches.map((b) => el("li", {},
+      el("span", { class: `badge ${b.state === "delivered" ? "ok" : b.state === "dead" ? "bad" : "idle"}`, text: b.state }),
+      ` ${plural(b.size, "event")}, ${plural(b.attempts, "attempt")}, ${when(b.created_at)}`,
+      b.last_error ? el("span", { class: "muted", text: ` — ${b.last_error}` }) : null)));
+    const counts = hook.batches ? Object.entries(hook.batches).map(([k, v]) => `${k} ${v}`).join(", ") : "";
+    return el("tr", {}, el("td", { text: hook.name }), el("td", {}, el("code", { text: hook.target || "" })),
+      el("td", { text: counts }), el("td", {}, batches.length ? recent : el("span", { class: "muted", text: "none yet" })));
+  }));
+  target.replaceChildren(el("table", { class: "list" },
+    el("thead", {}, el("tr", {}, ...["Name", "Target", "Batches", "Recent batches"].map((h) => el("th", { text: h })))),
+    el("tbody", {}, ...rows)));
+}
+
+// -- navigation -------------------------------------------------------------------------------------
+
+async function route() {
+  showError($("app-error"), null);
+  const match = location.hash.match(/^#source\/(.+)$/);
+  show($("sources-view"), !match);
+  show($("webhooks-view"), !match);
+  show($("source-view"), Boolean(match));
+  try {
+    if (match) {
+      await loadSource(decodeURIComponent(match[1]));
+      await Promise.all([loadPage("events", false), loadPage("rejections", false)]);
+    } else {
+      state.source = null;
+      await Promise.all([loadSources(), loadWebhooks()]);
+    }
+  } catch (error) {
+    showError($("app-error"), error);
+  }
+}
+
+function guarded(action) {
+  return async (...args) => {
+    showError($("app-error"), null);
+    try { await action(...args); } catch (error) { showError($("app-error"), error); }
+  };
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("login-form").addEventListener("submit", signIn);
+  $("logout").addEventListener("click", () => signOut());
+  $("create-form").addEventListener("submit", createSource);
+  $("create-dialect").addEventListener("change", describeDialect);
+  $("key-done").addEventListener("click", () => { dl($("key-fields"), []); show($("key-view"), false); });
+  $("refresh-sources").addEventListener("click", guarded(() => Promise.all([loadSources(), loadWebhooks()])));
+  $("check-connection").addEventListener("click", guarded(checkConnection));
+  $("refresh-events").addEventListener("click", guarded(() => Promise.all([loadPage("events", false),
+    loadPage("rejections", false)])));
+  $("events-more").addEventListener("click", guarded(() => loadPage("events", true)));
+  $("rejections-more").addEventListener("click", guarded(() => loadPage("rejections", true)));
+  $("rotate-key").addEventListener("click", guarded(rotateKey));
+  $("delete-source").addEventListener("click", guarded(deleteSource));
+  window.addEventListener("hashchange", route);
+  if (sessionStorage.getItem(KEY_STORAGE)) start().catch((error) => signOut(error.message));
+  else signOut();
+});

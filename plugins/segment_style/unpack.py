@@ -1,0 +1,61 @@
+"""Opening a request body: one event on a typed route, or ``{"batch": [...]}`` on batch and import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway import DialectRoute, GatewayError, Unpacked
+
+# Batch-level fields an item inherits when it lacks them (Segment's batch semantics).
+INHERITED = ("context", "integrations", "sentAt")
+KEY_FIELD = "writeKey"
+
+
+def unpack(body: Any, route: DialectRoute) -> Unpacked:
+    if route.kind in ("batch", "import"):
+        return Unpacked(_batch_items(body), many=True, path="batch")
+    return Unpacked([_single_item(body, str(route.kind))], many=False)
+
+
+def _single_item(body: Any, kind: str) -> Any:
+    if not isinstance(body, dict):
+        return body  # the item schema answers with "must be an object"
+    sent = body.get("type")
+    if sent is not None and sent != kind:
+        found = repr(sent[:64]) if isinstance(sent, str) else _kind(sent)
+        raise GatewayError(f"type is {found} but this route takes {kind!r} events; "
+                           "post the event to its own type's route, or to batch",
+                           code="type_mismatch", detail={"field": "type", "expected": kind, "found": found})
+    body["type"] = kind
+    return body
+
+
+def _batch_items(body: Any) -> list[Any]:
+    items = body.get("batch") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        if not isinstance(body, dict):
+            found = f"the body is {_kind(body)}"
+        else:
+            found = "no batch" if items is None else f"batch is {_kind(items)}"
+        raise GatewayError(f'the body must be {{"batch": [event, ...]}}; found {found}',
+                           code="invalid_batch", detail={"field": "batch"})
+    if not items:
+        raise GatewayError("batch holds no events", code="empty_batch", detail={"field": "batch"})
+    inherited = {key: body[key] for key in INHERITED if body.get(key) is not None}
+    for item in items:
+        if not isinstance(item, dict):
+            continue  # the item schema names it, with its index
+        # The core removes the body's key; one repeated inside an item must not be stored either.
+        item.pop(KEY_FIELD, None)
+        for key, value in inherited.items():
+            if item.get(key) is None:
+                # A copy per item: the core adds context.ip to each event's own context.
+                item[key] = dict(value) if isinstance(value, dict) else value
+    return items
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
+             float: "a number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+

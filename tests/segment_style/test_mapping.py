@@ -1,0 +1,229 @@
+"""The dialect in-process: seed payloads to golden canonical events, the envelope and the mapping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gateway import InvalidEvent
+from gateway.config import ConfigError, validate_source
+from plugins.segment_style import DIALECT
+
+from .golden import assert_golden
+from .pipeline import error_of, run, source
+from .seeds import EXAMPLES, Example
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e.name)
+def test_seed_examples_map_to_golden_events(example: Example) -> None:
+    assert_golden(example.golden, run(example.path, example.text()))
+
+
+def test_every_route_is_post_only_under_both_prefixes() -> None:
+    paths = {route.path: route for route in DIALECT.routes}
+    kinds = ["track", "identify", "page", "screen", "group", "alias", "batch", "import"]
+    assert set(paths) == {f"{prefix}/{kind}" for prefix in ("/v1", "/analytics/v1") for kind in kinds}
+    assert all(route.methods == ("POST",) for route in DIALECT.routes)
+    assert paths["/analytics/v1/page"].kind == "page"
+
+
+def test_the_route_gives_the_type_and_a_matching_body_type_is_fine() -> None:
+    [without] = run("/v1/screen", {"userId": "u1", "name": "Home"})
+    [with_type] = run("/analytics/v1/screen", {"userId": "u1", "name": "Home", "type": "screen"})
+    assert without["type"] == with_type["type"] == "screen"
+
+
+def test_a_body_type_contradicting_the_path_is_refused_naming_type() -> None:
+    error = error_of("/v1/track", {"type": "identify", "userId": "u1", "event": "x"})
+    assert (error.status, error.code) == (400, "type_mismatch")
+    assert error.detail == {"field": "type", "expected": "track", "found": "'identify'"}
+    assert "identify" in error.message
+
+
+@pytest.mark.parametrize(("body", "found"), [
+    ({}, "no batch"),
+    ({"batch": {"type": "track"}}, "batch is an object"),
+    ({"batch": "[]"}, "batch is a string"),
+    ([{"type": "track"}], "the body is an array"),
+])
+def test_batch_needs_a_batch_array(body: Any, found: str) -> None:
+    error = error_of("/v1/batch", body)
+    assert (error.status, error.code, error.detail) == (400, "invalid_batch", {"field": "batch"})
+    assert found in error.message
+
+
+def test_an_empty_batch_is_refused() -> None:
+    error = error_of("/v1/import", {"batch": []})
+    assert (error.status, error.code, error.detail) == (400, "empty_batch", {"field": "batch"})
+
+
+def test_batch_level_context_integrations_and_sent_at_fill_in_what_items_lack() -> None:
+    body = {
+        "context": {"library": {"name": "batcher"}},
+        "integrations": {"All": False},
+        "sentAt": "2024-05-01T12:00:10Z",
+        "batch": [
+            {"type": "track", "event": "A", "userId": "u1", "timestamp": "2024-05-01T12:00:00Z"},
+            {"type": "track", "event": "B", "userId": "u1", "context": {"locale": "fr"},
+             "integrations": {"Mixpanel": True}, "sentAt": "2024-05-01T12:00:00Z",
+             "timestamp": "2024-05-01T12:00:00Z"},
+        ],
+    }
+    first, second = run("/v1/batch", body)
+    assert first["context"] == {"library": {"name": "batcher"}, "ip": "127.0.0.1"}
+    assert first["integrations"] == {"All": False}
+    assert first["sentAt"] == "2024-05-01T12:00:10Z"
+    # The client's clock ran 10 s ahead of ours (the fixed stamp is 12:00:00): corrected.
+    assert first["timestamp"] == "2024-05-01T11:59:50.000Z"
+    assert first["originalTimestamp"] == "2024-05-01T12:00:00Z"
+    assert second["context"] == {"locale": "fr", "ip": "127.0.0.1"}
+    assert second["integrations"] == {"Mixpanel": True}
+    assert second["timestamp"] == "2024-05-01T12:00:00.000Z"
+
+
+def test_each_item_gets_its_own_copy_of_the_batch_context() -> None:
+    first, second = run("/v1/batch", {"context": {"app": {"name": "shop"}}, "batch": [
+        {"type": "track", "event": "A", "userId": "u1"},
+        {"type": "track", "event": "B", "userId": "u1"},
+    ]})
+    assert first["context"] == second["context"]
+    assert first["context"] is not second["context"]
+
+
+def test_a_write_key_inside_a_batch_item_is_not_stored() -> None:
+    [event] = run("/v1/batch", {"batch": [{"type": "track", "event": "A", "userId": "u1", "writeKey": "wk"}]})
+    assert "writeKey" not in event
+
+
+def test_identify_carries_rudderstack_context_traits_in_traits_too() -> None:
+    context = {"traits": {"email": "a@example.com", "plan": "free"}, "library": {"name": "analytics-python"}}
+    [event] = run("/v1/identify", {"userId": "u1", "context": context, "traits": {"plan": "pro"}})
+    assert event["traits"] == {"email": "a@example.com", "plan": "pro"}  # the top-level value wins
+    assert event["context"]["traits"] == {"email": "a@example.com", "plan": "free"}  # context as sent
+    assert event["context"]["library"] == {"name": "analytics-python"}
+
+
+def test_only_identify_lifts_context_traits() -> None:
+    [event] = run("/v1/track", {"userId": "u1", "event": "A", "context": {"traits": {"plan": "pro"}}})
+    assert "traits" not in event
+
+
+def test_numeric_ids_become_strings() -> None:
+    [event] = run("/v1/alias", {"userId": 42, "previousId": 7.0, "messageId": 12345})
+    assert (event["userId"], event["previousId"], event["messageId"]) == ("42", "7", "12345")
+    [group] = run("/v1/group", {"anonymousId": 1.5, "groupId": 99})
+    assert (group["anonymousId"], group["groupId"]) == ("1.5", "99")
+
+
+def test_client_message_id_timestamp_and_library_are_kept_and_nulls_dropped() -> None:
+    body = {"messageId": "m-1", "anonymousId": "a1", "userId": None, "event": "Played", "category": None,
+            "timestamp": "2024-04-30T10:00:00.000+02:00", "channel": "server",
+            "context": {"library": {"name": "lib", "version": "1"}}}
+    [event] = run("/v1/track", body)
+    assert event["messageId"] == "m-1"
+    assert event["originalTimestamp"] == "2024-04-30T10:00:00.000+02:00"
+    assert event["timestamp"] == "2024-04-30T08:00:00.000Z"
+    assert event["context"]["library"] == {"name": "lib", "version": "1"}
+    assert event["channel"] == "server"  # keys beyond Segment's spec are kept
+    assert "userId" not in event and "category" not in event
+
+
+@pytest.mark.parametrize("ids", [{}, {"userId": ""}, {"userId": None, "anonymousId": ""}])
+def test_an_event_must_name_its_user(ids: dict[str, Any]) -> None:
+    error = error_of("/v1/track", {"event": "A", **ids})
+    assert isinstance(error, InvalidEvent)
+    assert (error.status, error.code, error.field) == (400, "missing_identity", "userId")
+    assert "anonymousId" in error.message
+
+
+def test_a_source_may_accept_events_without_a_user() -> None:
+    [event] = run("/v1/track", {"event": "A"}, source(require_identity=False))
+    assert event["event"] == "A" and "userId" not in event
+
+
+def test_the_user_check_names_the_batch_item() -> None:
+    # The core prefixes an InvalidEvent's field with the item's place; the mapping gives the field.
+    with pytest.raises(InvalidEvent) as caught:
+        run("/v1/batch", {"batch": [{"type": "page", "userId": "u1"}, {"type": "page"}]})
+    assert caught.value.field == "userId"
+
+
+@pytest.mark.parametrize(("path", "body", "field", "says"), [
+    ("/v1/track", {"userId": "u"}, "event", "event is required"),
+    ("/v1/track", {"userId": "u", "event": None}, "event", "must be a string"),
+    ("/v1/track", {"userId": "u", "event": ""}, "event", "non-empty"),
+    ("/v1/track", {"userId": "u", "event": 5}, "event", "must be a string"),
+    ("/v1/alias", {"userId": "u"}, "previousId", "previousId is required"),
+    ("/v1/alias", {"previousId": "p", "anonymousId": "a"}, "userId", "userId is required"),
+    ("/v1/alias", {"previousId": "", "userId": "u"}, "previousId", "non-empty"),
+    ("/v1/group", {"userId": "u"}, "groupId", "groupId is required"),
+    ("/v1/group", {"userId": "u", "groupId": True}, "groupId", "not boolean"),
+    ("/v1/track", {"userId": "u", "event": "e", "properties": []}, "properties", "must be an object"),
+    ("/v1/identify", {"userId": "u", "traits": "vip"}, "traits", "must be an object"),
+    ("/v1/page", {"userId": "u", "context": 1}, "context", "must be an object"),
+    ("/v1/page", {"userId": "u", "context": {"traits": []}}, "context.traits", "must be an object"),
+    ("/v1/screen", {"userId": "u", "integrations": [True]}, "integrations", "must be an object"),
+    ("/v1/screen", {"userId": {"id": 1}}, "userId", "must be a string or number"),
+    ("/v1/track", {"userId": "u", "event": "e", "timestamp": "yesterday"}, "timestamp", "does not match"),
+    ("/v1/track", {"userId": "u", "event": "e", "timestamp": "2024-13-01T00:00:00Z"}, "timestamp",
+     "does not match"),
+    ("/v1/track", {"userId": "u", "event": "e", "sentAt": 1714560000}, "sentAt", "must be a string"),
+    ("/v1/track", {"userId": "u", "event": "e", "originalTimestamp": "1 May"}, "originalTimestamp",
+     "does not match"),
+])
+def test_schema_rules_name_the_field(path: str, body: dict[str, Any], field: str, says: str) -> None:
+    error = error_of(path, body)
+    assert isinstance(error, InvalidEvent)
+    assert error.status == 400
+    assert error.field == field
+    assert says in error.message
+
+
+def test_batch_items_are_checked_against_their_own_type() -> None:
+    batch = {"batch": [{"type": "identify", "userId": "u"}, {"type": "track", "userId": "u"}]}
+    error = error_of("/v1/batch", batch)
+    assert isinstance(error, InvalidEvent) and error.field == "batch[1].event"
+    error = error_of("/v1/batch", {"batch": [{"userId": "u"}]})
+    assert isinstance(error, InvalidEvent) and error.field == "batch[0].type"
+    error = error_of("/v1/batch", {"batch": [{"type": "click", "userId": "u"}]})
+    assert isinstance(error, InvalidEvent) and "must be one of" in error.message
+    error = error_of("/v1/batch", {"batch": ["track"]})
+    assert isinstance(error, InvalidEvent) and error.field == "batch[0]"
+
+
+def test_a_non_object_body_on_a_single_route_is_a_schema_error() -> None:
+    error = error_of("/v1/track", [{"event": "A"}])
+    assert isinstance(error, InvalidEvent) and "must be an object" in error.message
+
+
+def test_accepted_time_forms() -> None:
+    for stamp in ("2024-05-01", "2024-05-01T12:00Z", "2024-05-01T12:00:00.123456+00:00",
+                  "2024-05-01 12:00:00", "2024-05-01T12:00:00.1234567-0530"):
+        [event] = run("/v1/track", {"userId": "u", "event": "e", "timestamp": stamp})
+        assert event["originalTimestamp"] == stamp
+
+
+def test_an_impossible_date_is_refused_by_the_core_naming_the_field() -> None:
+    error = error_of("/v1/track", {"userId": "u", "event": "e", "timestamp": "2024-02-30T00:00:00Z"})
+    assert isinstance(error, InvalidEvent) and error.field == "timestamp"
+
+
+def test_source_settings() -> None:
+    dialects = {"segment_style": DIALECT}
+    table = {"name": "backend", "dialect": "segment_style", "write_key": "k"}
+    assert validate_source(table, dialects, "sources[0]").settings["write_key"] == "k"
+    assert DIALECT.credentials({"write_key": "k"}) == ["k"]
+    with pytest.raises(ConfigError, match="write_key is required"):
+        validate_source({"name": "b", "dialect": "segment_style"}, dialects, "sources[0]")
+    with pytest.raises(ConfigError, match="require_identity must be a boolean"):
+        validate_source({**table, "require_identity": "no"}, dialects, "sources[0]")
+    generated = DIALECT.generate_credentials() if DIALECT.generate_credentials else {}
+    assert len(generated["write_key"]) >= 32 and ":" not in generated["write_key"]
+
+
+def test_dialect_declares_core_services_by_name() -> None:
+    assert tuple(DIALECT.auth) == ("basic", "body_write_key")
+    assert DIALECT.body_key_field == "writeKey"
+    assert (DIALECT.max_event_bytes, DIALECT.max_request_bytes) == (32 * 1024, 4 * 1024 * 1024)
+
