@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.postgres import Postgres, postgres_session
 from tests.support.server import TEST_PLUGINS_DIR, RunningGateway, builtin_plugins
 
 # The test process itself loads plugins too (config checks, hook tests): only ours.
@@ -69,3 +70,9 @@ def module_gateway_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator
 def probe_gateway(module_gateway_factory: GatewayFactory) -> RunningGateway:
     """A gateway with the test-only probe dialect (every auth style) and the stdout sink."""
     return module_gateway_factory(PROBE_CONFIG)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A real PostgreSQL server (a throwaway cluster started once per session); skips when there is none."""
+    yield from postgres_session()

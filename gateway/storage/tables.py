@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, Index, LargeBinary
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary
 from sqlmodel import Field, SQLModel
 
 # Plugins keep their tables in their own MetaData; the core's live here only.
 core_metadata = SQLModel.metadata
+
+# Counters that grow with every event: 64-bit everywhere. SQLite's INTEGER already is (and only
+# "INTEGER PRIMARY KEY" is the rowid AUTOINCREMENT needs); PostgreSQL's INTEGER would stop at 2**31.
+BIG = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class LogEntry(SQLModel, table=True):
@@ -20,7 +24,7 @@ class LogEntry(SQLModel, table=True):
 
     __tablename__ = "event_log"
     __table_args__: Any = (Index("ix_event_log_source_seq", "source", "seq"), {"sqlite_autoincrement": True})
-    seq: int | None = Field(default=None, primary_key=True)
+    seq: int | None = Field(default=None, primary_key=True, sa_type=BIG)
     source: str = Field(max_length=64)
     received_at: float
     event: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
@@ -30,7 +34,7 @@ class LogEntry(SQLModel, table=True):
 class SinkCursor(SQLModel, table=True):
     __tablename__ = "sink_cursors"
     sink: str = Field(primary_key=True, max_length=64)
-    seq: int
+    seq: int = Field(sa_type=BIG)
     updated_at: float
 
 
@@ -39,7 +43,7 @@ class Rejection(SQLModel, table=True):
 
     __tablename__ = "rejections"
     __table_args__: Any = (Index("ix_rejections_source_id", "source", "id"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIG)
     source: str = Field(max_length=64)
     received_at: float
     item_index: int | None = None
@@ -52,8 +56,8 @@ class Rejection(SQLModel, table=True):
 class SourceStats(SQLModel, table=True):
     __tablename__ = "source_stats"
     source: str = Field(primary_key=True, max_length=64)
-    events_total: int = 0
-    rejected_total: int = 0
+    events_total: int = Field(default=0, sa_type=BIG)
+    rejected_total: int = Field(default=0, sa_type=BIG)
     last_event_at: float | None = None
     last_error: str | None = None
     last_error_at: float | None = None
@@ -65,8 +69,8 @@ class DeadLetter(SQLModel, table=True):
     __tablename__ = "dead_letters"
     id: int | None = Field(default=None, primary_key=True)
     sink: str = Field(index=True, max_length=64)
-    first_seq: int
-    last_seq: int
+    first_seq: int = Field(sa_type=BIG)
+    last_seq: int = Field(sa_type=BIG)
     events: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     error: str
     created_at: float

@@ -1,0 +1,104 @@
+"""The core's durable log on a real PostgreSQL: answers, delivery, rejections, a kill -9 in between."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.conftest import PROBE_CONFIG, GatewayFactory
+from tests.filum.support import WRITE_KEY as FILUM_KEY
+from tests.filum.support import payload
+from tests.support.postgres import Postgres
+from tests.support.server import RunningGateway, wait_until
+
+KEY = ("probe-write-key", "")
+SQLITE_STORAGE = 'url = "sqlite+aiosqlite:///data/gateway.db"'
+# A dialect whose schema names a client's unknown key in the rejection (PostgreSQL text refuses U+0000).
+FILUM_SOURCE = f'\n[[sources]]\nname = "crm"\ndialect = "filum"\nwrite_key = "{FILUM_KEY}"\n'
+BIG = 2**31 - 8  # a log that has run long: just short of where a 32-bit column would stop
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def database_url(postgres: Postgres) -> Iterator[str]:
+    with postgres.database("gateway_log") as url:
+        yield url
+
+
+def query(url: str, statement: str) -> list[Any]:
+    async def go() -> list[Any]:
+        engine = create_async_engine(url)
+        try:
+            async with engine.begin() as conn:
+                return list(await conn.execute(text(statement)))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+def post_events(gw: RunningGateway, tag: str, singles: int, batched: int) -> list[str]:
+    """Post events one by one and in one batch; the messageIds of those answered 200."""
+    ids = [f"{tag}-{uuid.uuid4().hex[:8]}" for _ in range(singles + batched)]
+    for mid in ids[:singles]:
+        r = gw.post("/probe/track", json={"event": tag, "messageId": mid}, auth=KEY)
+        assert r.status_code == 200, r.text
+    batch = [{"event": tag, "messageId": mid, "properties": {"bytes": "é\u2603"}} for mid in ids[singles:]]
+    r = gw.post("/probe/batch", json={"batch": batch}, auth=KEY)
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == batched
+    return ids
+
+
+# database_url first: set up before, and so dropped after, the gateway that uses it.
+def test_the_log_on_postgres_delivers_and_resumes_after_kill_9(database_url: str,
+                                                               gateway_factory: GatewayFactory) -> None:
+    assert SQLITE_STORAGE in PROBE_CONFIG
+    config = PROBE_CONFIG.replace(SQLITE_STORAGE, f'url = "{database_url}"') + FILUM_SOURCE
+    gw: RunningGateway = gateway_factory(config)
+
+    first = post_events(gw, "first", singles=5, batched=10)
+    printed = gw.wait_for_stdout_events(len(first))
+    assert [e["messageId"] for e in printed] == first
+    assert printed[-1]["properties"] == {"bytes": "é\u2603"}
+    head = query(database_url, "SELECT max(seq) FROM event_log")[0][0]
+    wait_until(lambda: query(database_url, "SELECT seq FROM sink_cursors WHERE sink = 'console'") == [(head,)],
+               message="the console sink's cursor at the head")
+
+    # A refused event is answered 400 and recorded, even when the client's key holds a U+0000.
+    bad = {**payload("seed_track"), "event_params": [{"key": "k", "value": {"bad\u0000key": 1}}]}
+    r = gw.post("/events", json=bad, headers={"Authorization": f"Bearer {FILUM_KEY}"})
+    assert r.status_code == 400, r.text
+    assert query(database_url, "SELECT field FROM rejections") == [("event_params[0].value.bad\ufffdkey",)]
+
+    query(database_url, f"SELECT setval(pg_get_serial_sequence('event_log', 'seq'), {BIG})")
+    raised = query(database_url, f"UPDATE source_stats SET events_total = {BIG} WHERE source = 'probe' RETURNING 1")
+    assert raised == [(1,)]
+
+    # Acknowledged, then killed before the sink has surely printed them all.
+    second = post_events(gw, "second", singles=3, batched=40)
+    gw.kill()
+    gw.start()
+    third = post_events(gw, "third", singles=2, batched=5)
+
+    acked = first + second + third
+    wait_until(lambda: set(acked) <= {e.get("messageId") for e in gw.stdout_events()}, timeout=30,
+               message="every acknowledged event on stdout after the restart")
+    printed_count = Counter(e.get("messageId") for e in gw.stdout_events())
+    assert [m for m in first if printed_count[m] != 1] == [], "the restart must resume from the cursor, not replay"
+
+    logged = query(database_url, "SELECT seq, convert_from(event, 'UTF8')::jsonb->>'messageId' FROM event_log"
+                                 " ORDER BY seq")
+    assert [m for _, m in logged] == acked
+    assert len({seq for seq, _ in logged}) == len(acked) and logged[-1][0] > 2**31
+    stats = query(database_url, "SELECT events_total FROM source_stats WHERE source = 'probe'")
+    assert stats == [(BIG + len(second) + len(third),)]
+    assert not (gw.dir / "data" / "gateway.db").exists(), "the log must be on PostgreSQL, not SQLite"
