@@ -58,7 +58,7 @@ def _query_int(request: Request, key: str, default: int | None, maximum: int) ->
     raw = request.query_params.get(key)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= maximum:
         raise GatewayError(f"{key} must be a whole number from 1 to {maximum}", code="invalid_query",
                            detail={"field": key, "value": raw})
     return int(raw)
