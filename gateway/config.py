@@ -112,6 +112,7 @@ def source_from_table(table: Mapping[str, Any], dialect: Dialect, origin: str = 
         batch_mode=table.get("batch_mode", "partial"),
         max_event_bytes=table.get("max_event_bytes", dialect.max_event_bytes),
         max_request_bytes=table.get("max_request_bytes", dialect.max_request_bytes),
+        max_events_per_request=table.get("max_events_per_request", 20_000),
         origin=origin,
     )
 

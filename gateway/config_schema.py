@@ -59,6 +59,7 @@ SOURCE_COMMON: dict[str, Any] = {
     "batch_mode": {"enum": ["partial", "atomic"]},
     "max_event_bytes": POSITIVE_INT,
     "max_request_bytes": POSITIVE_INT,
+    "max_events_per_request": POSITIVE_INT,
     "rate_limit_per_second": {"type": "number", "exclusiveMinimum": 0},
     "rate_limit_burst": POSITIVE_INT,
 }

@@ -6,6 +6,7 @@ transforms -> group commit -> 200. Everything a request does not need is done at
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
     from gateway.runtime import Gateway
 
 log = logging.getLogger("gateway.ingest")
+# Describing a schema failure costs far more than validating; past this many invalid events in one
+# request, the rest get the validator's short message. And the loop yields now and then.
+EXPLAIN_AT_MOST = 100
+YIELD_EVERY = 1000
 # Answers that may leave part of the request body unread (key refused first, body too big or too slow).
 ANSWERED_BEFORE_BODY = frozenset({401, 408, 413})
 
@@ -120,11 +125,18 @@ class IngestEndpoint:
         rejections: list[dict[str, Any]] = []
         answers: list[dict[str, Any]] = []
         errors: list[GatewayError] = []
+        cap = source.max_events_per_request
+        if len(unpacked.items) > cap:
+            raise PayloadTooLarge(f"{len(unpacked.items)} events in one request exceed the limit of {cap}",
+                                  detail={"limit": "max_events_per_request", "max_events": cap})
         check_size = body_size > source.max_event_bytes
         for index, item in enumerate(unpacked.items):
             prefix = f"{unpacked.path}[{index}]" if unpacked.many else ""
+            if index % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)  # a huge request must not keep other clients waiting
             try:
-                rows.extend(self._item(item, index, prefix, source, stamp, check_size))
+                rows.extend(self._item(item, index, prefix, source, stamp, check_size,
+                                       explain=len(errors) < EXPLAIN_AT_MOST))
             except InvalidEvent as error:
                 field = _join(prefix, error.field)
                 errors.append(error)
@@ -160,7 +172,7 @@ class IngestEndpoint:
         return IngestResult(accepted=len(rows), rejected=answers)
 
     def _item(self, item: Any, index: int, prefix: str, source: Source, stamp: Stamp,
-              check_size: bool) -> list[dict[str, Any]]:
+              check_size: bool, explain: bool = True) -> list[dict[str, Any]]:
         try:
             raw = orjson.dumps(item) if check_size or self.gateway.keep_raw else None
         except orjson.JSONEncodeError as exc:  # parsed, but nested deeper than can be written back
@@ -170,7 +182,7 @@ class IngestEndpoint:
                                  code="event_too_large")
             error.status = 413
             raise error
-        problem = self.schema.check(item)
+        problem = self.schema.check(item, explain=explain)
         if problem is not None:
             raise InvalidEvent(problem.message, field=problem.field)
         context = ItemContext(source=source, route=self.route, index=index)

@@ -27,6 +27,7 @@ class Source:
     batch_mode: str = "partial"
     max_event_bytes: int = 32 * 1024
     max_request_bytes: int = 4 * 1024 * 1024
+    max_events_per_request: int = 20_000
     origin: str = "config"
     id: str = field(default="")
     ref: SourceRef = field(init=False, repr=False, compare=False)

@@ -252,3 +252,23 @@ def test_health_ready_metrics(probe_gateway: RunningGateway) -> None:
                  "gateway_group_commit_seconds", "gateway_sink_lag_events", 'source="probe"',
                  'route="/probe/track"'):
         assert name in text, name
+
+
+def test_too_many_events_in_one_request_is_413(gateway_factory: Any) -> None:
+    from tests.conftest import PROBE_CONFIG
+
+    gw = gateway_factory(PROBE_CONFIG.replace('write_key = "probe-write-key"',
+                                              'write_key = "probe-write-key"\nmax_events_per_request = 50'))
+    r = gw.post("/probe/batch", json={"batch": [{"event": "e"}] * 51}, auth=(KEY, ""))
+    body = assert_error(r, 413, "payload_too_large")
+    assert body["detail"] == {"limit": "max_events_per_request", "max_events": 50}
+    assert gw.post("/probe/batch", json={"batch": [{"event": "e"}] * 50}, auth=(KEY, "")).status_code == 200
+
+
+def test_many_invalid_events_are_all_listed_cheaply(probe_gateway: RunningGateway) -> None:
+    r = probe_gateway.post("/probe/batch", json={"batch": [{"event": 1}] * 300 + [{"event": "ok"}]},
+                           auth=(KEY, ""))
+    assert r.status_code == 200, r.text
+    rejected = r.json()["rejected"]
+    assert len(rejected) == 300 and all(x["field"].startswith(f"batch[{x['index']}]") for x in rejected)
+    assert rejected[0]["message"] == "event must be a string, not integer"
