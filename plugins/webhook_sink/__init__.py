@@ -1,0 +1,62 @@
+"""Sink plugin ``webhook``: batches of canonical events POSTed to a URL, stored before the first
+attempt, retried with backoff, dead-lettered (never deleted) after the retry window, replayable;
+plus the webhooks management API and ``gateway webhooks`` commands. See README.md."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from gateway import PluginRoute, SinkContext, SinkType, hookimpl
+from plugins.webhook_sink import api, api_batches, cli
+from plugins.webhook_sink.settings import (
+    BATCH_DEFAULTS,
+    CONFIG_SCHEMA,
+    RETRY_FOR_SECONDS,
+    RETRY_INITIAL_SECONDS,
+    SECRET_FIELDS,
+    SINK_TYPE,
+)
+from plugins.webhook_sink.sink import WebhookSink
+
+BASE = "/api/v1/webhooks"
+
+
+def _factory(settings: Mapping[str, Any], ctx: SinkContext) -> WebhookSink:
+    return WebhookSink(settings, ctx)
+
+
+@hookimpl
+def register_sinks(register: Callable[[SinkType], None]) -> None:
+    register(SinkType(
+        name=SINK_TYPE,
+        factory=_factory,
+        config_schema=CONFIG_SCHEMA,
+        defaults={**BATCH_DEFAULTS, "retry_initial_seconds": RETRY_INITIAL_SECONDS,
+                  "retry_for_seconds": RETRY_FOR_SECONDS},
+        secret_fields=SECRET_FIELDS,
+        description="POSTs batches of events to a URL; retries, dead letters and replays",
+    ))
+
+
+@hookimpl
+def register_routes(register: Callable[[PluginRoute], None]) -> None:
+    for path in (BASE, BASE + "/"):  # Momentum's examples POST to the trailing-slash form
+        register(PluginRoute(path, api.list_webhooks, methods=("GET",), summary="list webhooks"))
+        register(PluginRoute(path, api.create_webhook, methods=("POST",), summary="create a webhook"))
+    one = BASE + "/{id}"
+    register(PluginRoute(one, api.show_webhook, methods=("GET",), name="webhook", summary="show a webhook"))
+    register(PluginRoute(one, api.update_webhook, methods=("PUT",), summary="change a webhook"))
+    register(PluginRoute(one, api.delete_webhook, methods=("DELETE",), summary="delete a webhook"))
+    register(PluginRoute(one + "/validate", api_batches.validate_webhook, methods=("POST",),
+                         summary="send a test POST now"))
+    register(PluginRoute(one + "/batch-status", api_batches.batch_status, methods=("GET",),
+                         summary="recent batches and their delivery state"))
+    register(PluginRoute(one + "/replay", api_batches.replay, methods=("POST",),
+                         summary="send dead batches again"))
+
+
+@hookimpl
+def register_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
+    cli.add_commands(subparsers)

@@ -1,0 +1,92 @@
+"""``gateway webhooks ...``: replay dead batches and list batches, from a shell.
+
+Both work on the batch table directly, so they run while the gateway runs: its sender finds
+replayed batches on its next look at the table (within a second).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from gateway.config import ConfigError, load_config
+from gateway.errors import GatewayError
+from gateway.storage.database import Database
+from plugins.webhook_sink import store
+from plugins.webhook_sink.views import batch_json, parse_time
+
+
+def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
+    webhooks = subparsers.add_parser("webhooks", help="replay and inspect webhook batches")
+    commands = webhooks.add_subparsers(dest="webhooks_command", required=True)
+
+    replay = commands.add_parser("replay", help="send dead batches again, with a fresh retry window")
+    replay.add_argument("--config", required=True, type=Path, help="path to config.toml")
+    which = replay.add_mutually_exclusive_group(required=True)
+    which.add_argument("--batch", help="one batch id")
+    which.add_argument("--webhook", help="every dead batch of this webhook (its id)")
+    replay.add_argument("--since", help="with --webhook: only batches created at or after this ISO-8601 time")
+    replay.set_defaults(func=lambda args: _run(args, _replay))
+
+    batches = commands.add_parser("batches", help="list a webhook's recent batches as JSON lines")
+    batches.add_argument("--config", required=True, type=Path, help="path to config.toml")
+    batches.add_argument("--webhook", required=True, help="the webhook's id")
+    batches.add_argument("--state", choices=store.STATES)
+    batches.add_argument("--limit", type=int, default=100)
+    batches.set_defaults(func=lambda args: _run(args, _batches))
+
+
+def _run(args: argparse.Namespace, command: Callable[[argparse.Namespace, Database], Awaitable[int]]) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    async def main() -> int:
+        database = Database(config.storage_url, config.config_dir, synchronous=config.storage.synchronous)
+        try:
+            await store.ensure_tables(database)
+            return await command(args, database)
+        finally:
+            await database.dispose()
+
+    try:
+        return asyncio.run(main())
+    except GatewayError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+
+
+async def _replay(args: argparse.Namespace, database: Database) -> int:
+    if args.since is not None and args.webhook is None:
+        print("error: --since goes with --webhook", file=sys.stderr)
+        return 2
+    engine = database.engine
+    if args.batch is not None:
+        row = await store.get(engine, args.batch)
+        if row is None:
+            print(f"error: no batch {args.batch}", file=sys.stderr)
+            return 1
+        if row["state"] == store.DELIVERED:
+            print(f"error: batch {args.batch} was delivered already", file=sys.stderr)
+            return 1
+    since = parse_time(args.since, "--since") if args.since is not None else None
+    ids = await store.replay(engine, batch_id=args.batch, webhook=args.webhook, since=since)
+    for batch_id in ids:
+        print(batch_id)
+    print(f"replayed {len(ids)} batch(es)", file=sys.stderr)
+    return 0
+
+
+async def _batches(args: argparse.Namespace, database: Database) -> int:
+    rows = await store.recent(database.engine, args.webhook, state=args.state, limit=args.limit)
+    for row in rows:
+        sys.stdout.write(orjson.dumps(batch_json(row)).decode() + "\n")
+    return 0

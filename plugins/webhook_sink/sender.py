@@ -1,0 +1,175 @@
+"""The sender: posts a webhook's due batches, several at once, and records every outcome.
+
+It reads its work from the batch table rather than a queue in memory, so batches stored before
+a crash, retries that come due and replays made by the CLI of another process all arrive the same
+way. A failed batch only waits for its own next attempt: newer batches keep going meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+import httpx
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.retry import RetryPolicy
+from gateway.storage.database import Database
+from plugins.webhook_sink import attempt, store
+from plugins.webhook_sink.settings import WebhookSettings
+
+POLL_SECONDS = 1.0  # picks up replays and retries that came due; new batches wake it at once
+PURGE_EVERY_SECONDS = 1.0
+PRUNE_EVERY_SECONDS = 600.0
+KEEP_DELIVERED_SECONDS = 86400.0
+RECORD_RETRY_WAITS = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+class Sender:
+    def __init__(self, settings: WebhookSettings, policy: RetryPolicy, database: Database,
+                 logger: logging.Logger) -> None:
+        self.settings = settings
+        self.policy = policy
+        self.engine = database.engine
+        self.log = logger
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._in_flight: dict[str, asyncio.Task[None]] = {}  # one per batch being sent and recorded
+        self._posts: dict[str, asyncio.Future[attempt.Outcome]] = {}  # the HTTP part of those
+        # Bodies of batches just stored, so their first attempt skips reading them back.
+        self._fresh: dict[str, bytes] = {}
+        self._purgeable: list[str] = []  # delivered batches whose payload is still stored
+        self._purged_at = 0.0
+        self._pruned_at = 0.0
+
+    async def start(self) -> None:
+        self._purgeable = await store.delivered_with_payload(self.engine, self.settings.name)
+        self._client = attempt.new_client(self.settings)
+        self._task = asyncio.create_task(self._run(), name=f"webhook:{self.settings.name}")
+
+    async def stop(self) -> None:
+        """Stop without waiting for the target: attempts under way are abandoned (their batches stay
+        waiting and are sent after a restart), but no database write is cut off halfway."""
+        self._stopping = True
+        self.wake()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        for post in list(self._posts.values()):
+            post.cancel()
+        await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+        if self._client is not None:
+            await self._client.aclose()
+        with contextlib.suppress(SQLAlchemyError):
+            await self._purge(now=True)
+
+    def offer(self, batch_id: str, payload: bytes) -> None:
+        """A batch was just stored: keep its body at hand (within bounds) and look for work now."""
+        if len(self._fresh) < 2 * self.settings.max_in_flight:
+            self._fresh[batch_id] = payload
+        self.wake()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self._fill()
+                await self._purge()
+                await self._prune()
+            except Exception:  # the database being busy must not end deliveries for good
+                self.log.exception("webhook %s: sender loop error", self.settings.name)
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation that
+            # arrives as the wait ends.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(POLL_SECONDS):
+                    await self._wake.wait()
+
+    async def _fill(self) -> None:
+        free = self.settings.max_in_flight - len(self._in_flight)
+        if free <= 0 or self._stopping:
+            return
+        rows = await store.due(self.engine, self.settings.name, time.time(), free, list(self._in_flight))
+        for row in rows:
+            self._in_flight[row.id] = asyncio.create_task(self._send(row), name=f"webhook-batch:{row.id}")
+
+    async def _send(self, row: store.Due) -> None:
+        try:
+            payload = self._fresh.pop(row.id, None) or await store.payload(self.engine, row.id)
+            if payload is None or self._stopping:
+                return  # deleted meanwhile, or shutting down
+            assert self._client is not None
+            post = self._posts[row.id] = asyncio.ensure_future(
+                attempt.post(self._client, self.settings, row.id, payload))
+            try:
+                outcome = await post
+            except asyncio.CancelledError:
+                if self._stopping:
+                    return  # abandoned, not failed: the batch stays as it was
+                raise
+            finally:
+                self._posts.pop(row.id, None)
+            await self._record_patiently(row, outcome)
+        except Exception:
+            self.log.exception("webhook %s: batch %s could not be sent", self.settings.name, row.id)
+        finally:
+            self._in_flight.pop(row.id, None)
+            self._wake.set()
+
+    async def _record_patiently(self, row: store.Due, outcome: attempt.Outcome) -> None:
+        """Record an outcome, waiting out a busy database: an unrecorded success is sent again."""
+        for wait in RECORD_RETRY_WAITS:
+            if self._stopping:
+                break  # one try only: shutdown must not wait out a broken database
+            try:
+                await self._record(row, outcome)
+                return
+            except SQLAlchemyError as exc:
+                self.log.warning("webhook %s: recording batch %s waits for the database: %s",
+                                 self.settings.name, row.id, exc.__class__.__name__)
+                await asyncio.sleep(wait)
+        await self._record(row, outcome)
+
+    async def _record(self, row: store.Due, outcome: attempt.Outcome) -> None:
+        if outcome.ok:
+            assert outcome.status is not None
+            await store.record_success(self.engine, row.id, outcome.status)
+            self._purgeable.append(row.id)
+            return
+        now = time.time()
+        first_failure = row.first_failure_at or now
+        failures = row.attempts + 1
+        next_at: float | None = now + self.policy.delay(failures, outcome.retry_after)
+        if self.policy.expired(first_failure, now):
+            next_at = None
+            self.log.error("webhook %s: batch %s is dead after %d attempts: %s",
+                           self.settings.name, row.id, failures, outcome.error)
+        else:
+            self.log.warning("webhook %s: batch %s attempt %d failed: %s",
+                             self.settings.name, row.id, failures, outcome.error)
+        await store.record_failure(self.engine, row.id, status=outcome.status, error=outcome.error or "",
+                                   first_failure_at=first_failure, next_attempt_at=next_at)
+
+    async def _purge(self, *, now: bool = False) -> None:
+        # Freeing payloads one commit at a time would cost a commit per batch: one commit a
+        # second frees all the batches delivered meanwhile.
+        if not self._purgeable or (not now and time.monotonic() - self._purged_at < PURGE_EVERY_SECONDS):
+            return
+        self._purged_at = time.monotonic()
+        ids, self._purgeable = self._purgeable, []
+        try:
+            await store.purge(self.engine, ids)
+        except SQLAlchemyError:
+            self._purgeable.extend(ids)
+            raise
+
+    async def _prune(self) -> None:
+        now = time.monotonic()
+        if now - self._pruned_at >= PRUNE_EVERY_SECONDS:
+            self._pruned_at = now
+            await store.prune_delivered(self.engine, self.settings.name, time.time() - KEEP_DELIVERED_SECONDS)

@@ -1,0 +1,58 @@
+"""The webhook sink: ``deliver`` stores the batch; its sender posts it.
+
+Returning from ``deliver`` once the batch is stored lets the core advance its cursor while the
+target is slow or down, so one failing batch never holds up the next (no head-of-line blocking),
+and the batch keeps one id for all its attempts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from gateway.errors import Unavailable
+from gateway.retry import RetryPolicy
+from gateway.sinks import Batch, SinkContext
+from plugins.webhook_sink import store
+from plugins.webhook_sink.envelopes import canonical_array
+from plugins.webhook_sink.sender import Sender
+from plugins.webhook_sink.settings import RETRY_FOR_SECONDS, RETRY_INITIAL_SECONDS, WebhookSettings
+
+
+def retry_policy(settings: Mapping[str, Any]) -> RetryPolicy:
+    return RetryPolicy.from_settings(settings, initial=RETRY_INITIAL_SECONDS, window=RETRY_FOR_SECONDS)
+
+
+class WebhookSink:
+    def __init__(self, settings: Mapping[str, Any], ctx: SinkContext) -> None:
+        self.ctx = ctx
+        self.settings = WebhookSettings.from_mapping(ctx.name, settings)
+        self.sender = Sender(self.settings, retry_policy(settings), ctx.database, ctx.logger)
+        self._stored_up_to: int | None = None
+
+    async def start(self) -> None:
+        await store.ensure_tables(self.ctx.database)
+        self._stored_up_to = await store.highest_seq(self.ctx.database.engine, self.ctx.name)
+        await self.sender.start()
+
+    async def stop(self) -> None:
+        await self.sender.stop()
+
+    async def deliver(self, batch: Batch) -> None:
+        if not len(batch):
+            return
+        engine = self.ctx.database.engine
+        # A crash between our commit and the core's cursor update hands us the same events again.
+        if self._stored_up_to is not None and batch.last_seq <= self._stored_up_to:
+            return
+        waiting = await store.count_waiting(engine, self.ctx.name)
+        if waiting >= self.settings.max_pending_batches:
+            # Past this the durable log is the better buffer: the core keeps the events and retries us.
+            raise Unavailable(f"webhook {self.ctx.name}: {waiting} batches already wait for the target")
+        payload = canonical_array(batch.raw)
+        batch_id = str(uuid.uuid4())
+        await store.insert(engine, batch_id, self.ctx.name, len(batch), batch.first_seq, batch.last_seq,
+                           payload)
+        self._stored_up_to = batch.last_seq
+        self.sender.offer(batch_id, payload)

@@ -1,0 +1,88 @@
+"""The webhook sink's two tables, in the durable log's database.
+
+``webhook_batches`` holds one small row per batch: its state and delivery history.
+``webhook_payloads`` holds the batch's events (one JSON array, the bytes the log committed),
+apart, because SQLite rewrites a whole row on every update: recording an attempt must not
+rewrite megabytes. A payload is removed once its batch is delivered; a dead batch keeps it.
+
+Living in the log's database, the tables are seen alike by the sender, the API, and the CLI of
+another process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import weakref
+from collections.abc import AsyncIterator
+
+from sqlalchemy import Column, Float, Index, Integer, LargeBinary, MetaData, String, Table, Text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from gateway.storage.database import Database
+
+PENDING, RETRYING, DELIVERED, DEAD = "pending", "retrying", "delivered", "dead"
+WAITING = (PENDING, RETRYING)
+STATES = (PENDING, RETRYING, DELIVERED, DEAD)
+
+metadata = MetaData()
+batches = Table(
+    "webhook_batches",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("webhook", String(128), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("first_seq", Integer, nullable=False),
+    Column("last_seq", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+    Column("first_failure_at", Float, nullable=True),
+    Column("last_attempt_at", Float, nullable=True),
+    Column("next_attempt_at", Float, nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("finished_at", Float, nullable=True),
+    Index("webhook_batches_due", "webhook", "state", "next_attempt_at"),
+    Index("webhook_batches_recent", "webhook", "created_at"),
+)
+payloads = Table(
+    "webhook_payloads",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("payload", LargeBinary, nullable=False),
+)
+
+# Keyed by the engine itself, weakly: an id() would be reused by the next engine once this one is gone.
+_ready: weakref.WeakSet[AsyncEngine] = weakref.WeakSet()
+_creating: weakref.WeakKeyDictionary[AsyncEngine, asyncio.Lock] = weakref.WeakKeyDictionary()
+_write_locks: weakref.WeakKeyDictionary[AsyncEngine, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+async def ensure_tables(database: Database) -> None:
+    """Create the tables once per engine. Every webhook sink starts at the same moment, and the
+    API or the CLI (another process) may be first, so creation is serialised here and a
+    "table exists" from a concurrent creator is taken as success."""
+    engine = database.engine
+    if engine in _ready:
+        return
+    async with _creating.setdefault(engine, asyncio.Lock()):
+        if engine in _ready:
+            return
+        try:
+            await database.create_all(metadata)
+        except OperationalError:
+            await database.create_all(metadata)  # the other creator has finished: this one checks and skips
+        _ready.add(engine)
+
+
+@contextlib.asynccontextmanager
+async def writing(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A write transaction, one at a time per engine in this process.
+
+    SQLite has one writer; the webhook sinks' stores, attempts and replays queueing here leave
+    the busy timeout to the core's group commit instead of to a crowd of our own writers.
+    """
+    async with _write_locks.setdefault(engine, asyncio.Lock()), engine.begin() as conn:
+        yield conn
