@@ -13,6 +13,9 @@ import os
 from collections.abc import Callable
 from typing import IO, Any
 
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from gateway.admin import SourceRegistry
 from gateway.auth import AuthService
 from gateway.canonical import CanonicalEvent
@@ -31,6 +34,7 @@ from gateway.storage.queries import LogReader, RuntimeSinks
 log = logging.getLogger("gateway")
 
 PRUNE_EVERY_SECONDS = 60.0
+LEADER_LOCK_KEY = 0x6761_7465  # PostgreSQL advisory lock ids; any constant unique to this program
 RECONCILE_EVERY_SECONDS = 2.0
 
 
@@ -63,6 +67,7 @@ class Gateway:
         self._sinks: dict[str, Sink] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._lock_file: IO[str] | None = None
+        self._lead_conn: AsyncConnection | None = None
         self.is_leader = False
         self.metrics.watch_lag(lambda: {n: w.lag for n, w in self.delivery.workers.items()})
 
@@ -158,13 +163,24 @@ class Gateway:
             self._sink_configs[name] = self._validate_runtime_sink(name, type_, settings)
 
     # -- lifecycle -----------------------------------------------------------------------------
-    def _try_lead(self) -> bool:
-        """One process per log runs delivery: whoever holds the lock file next to the SQLite log."""
+    async def _try_lead(self) -> bool:
+        """One process per log runs delivery: whoever holds the lock file next to the SQLite log,
+        or PostgreSQL's session advisory lock, held on a connection kept for the process's life."""
         path = self.database.path
         if path is None:
+            if self.database.is_sqlite:  # in memory: this process is alone
+                self.is_leader = True
+                return True
+            conn = await self.database.engine.connect()
+            got = (await conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": LEADER_LOCK_KEY})).scalar()
+            if not got:
+                await conn.close()
+                return False
+            self._lead_conn = conn
             self.is_leader = True
             return True
-        handle = open(f"{path}.delivery-lock", "a")
+        # A lock file opens at once; it is held for the process's life.
+        handle = open(f"{path}.delivery-lock", "a")  # noqa: ASYNC230
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -181,7 +197,7 @@ class Gateway:
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
 
     async def _wait_to_lead(self) -> None:
-        while not self._try_lead():
+        while not await self._try_lead():
             await asyncio.sleep(RECONCILE_EVERY_SECONDS)
         await self._load_runtime_sinks()
         await self._become_leader()
@@ -204,6 +220,14 @@ class Gateway:
         """Pick up sinks another process added or removed through the API."""
         stored = {name: (t, s) for name, t, s in await self.runtime_sinks.all()}
         for name, (type_, settings) in stored.items():
+            running = self._sink_configs.get(name)
+            if name in self._sinks and running is not None and running.origin == "api" \
+                    and dict(running.settings) != settings:
+                # Changed through another worker process's API: restart it with the new settings.
+                self._sink_configs[name] = self._validate_runtime_sink(name, type_, settings)
+                await self._stop_sink(name)
+                self._start_sink(self._sink_configs[name])
+                continue
             if name not in self._sinks and type_ in self.sink_types:
                 current = self._sink_configs.get(name)
                 if current is None or current.origin != "config":
@@ -218,7 +242,7 @@ class Gateway:
         await self.runtime_sources.start()
         self._tasks.append(asyncio.create_task(self.runtime_sources.follow(), name="runtime-sources"))
         await self._load_runtime_sinks()
-        if self._try_lead():
+        if await self._try_lead():
             await self._become_leader()
         else:
             self._tasks.append(asyncio.create_task(self._wait_to_lead(), name="wait-to-lead"))
@@ -229,6 +253,8 @@ class Gateway:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.durable.close()
         await self.delivery.stop(self.config.server.graceful_timeout_seconds)
+        if self._lead_conn is not None:
+            await self._lead_conn.close()
         await self.database.dispose()
         if self._lock_file is not None:
             self._lock_file.close()
