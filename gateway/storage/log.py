@@ -9,23 +9,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from gateway.errors import Unavailable
 from gateway.storage.database import Database, dialect_insert
+from gateway.storage.sqlite_writer import SqliteWriter
 from gateway.storage.tables import core_metadata, log_table, rejection_table, stats_table
 
 log = logging.getLogger("gateway.log")
+COMMIT_LOCK_KEY = 0x6761_7466  # PostgreSQL advisory lock id serialising the log's commits
 
 # Storage faults that pass (a lock held by another process, a full disk being cleaned up) are
 # retried for a while before the request is answered 503; anything else is a bug and surfaces.
-TRANSIENT = (DBAPIError, OSError)
+TRANSIENT = (DBAPIError, OSError, sqlite3.OperationalError)
+
+
+def _storable(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with U+0000 in its strings replaced: PostgreSQL's text refuses it (a client's key in a
+    rejection's field or reason can carry one), and one such row would fail the whole group's commit."""
+    return {k: v.replace("\x00", "\ufffd") if isinstance(v, str) else v for k, v in row.items()}
 
 
 @dataclass
@@ -52,6 +61,10 @@ class DurableLog:
         self._committed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._stats_upsert = stats_upsert(database)
+        self._serialize_commits = database.engine.dialect.name == "postgresql"
+        # A SQLite file gets the one-hop writer; other databases go through the async engine.
+        self._writer = SqliteWriter(database, self._stats_upsert) if database.path is not None else None
 
     async def start(self) -> None:
         await self.database.create_all(core_metadata)
@@ -64,6 +77,8 @@ class DurableLog:
         self._wake.set()
         if self._task is not None:
             await self._task
+        if self._writer is not None:
+            await self._writer.close()
 
     async def max_seq(self) -> int:
         async with self.database.engine.connect() as conn:
@@ -141,42 +156,49 @@ class DurableLog:
     async def _commit(self, group: list[Write]) -> None:
         started = time.perf_counter()
         rows = [row for write in group for row in write.rows]
-        rejections = [r for write in group for r in write.rejections]
+        rejections = [_storable(r) for write in group for r in write.rejections]
         per_source: dict[str, dict[str, Any]] = {}
         for write in group:
-            stats = per_source.setdefault(write.source, {"events": 0, "rejected": 0, "last": None, "error": None})
+            stats = per_source.setdefault(write.source, {"source": write.source, "events": 0, "rejected": 0,
+                                                         "last": None, "error": None, "error_at": None})
             stats["events"] += len(write.rows)
             stats["rejected"] += len(write.rejections)
             if write.rows:
                 stats["last"] = write.rows[-1]["received_at"]
             if write.last_error:
-                stats["error"] = write.last_error
-        async with self.database.engine.begin() as conn:
-            if rows:
-                await conn.execute(log_table.insert(), rows)
-            if rejections:
-                await conn.execute(rejection_table.insert(), rejections)
-            for source, stats in per_source.items():
-                await conn.execute(self._stats_upsert(source, stats))
-            head = (await conn.execute(select(func.max(log_table.c.seq)))).scalar() if rows else None
+                stats["error"] = write.last_error.replace("\x00", "\ufffd")
+                stats["error_at"] = time.time()
+        if self._writer is not None:
+            head = await self._writer.commit(rows, rejections, list(per_source.values()))
+        else:
+            async with self.database.engine.begin() as conn:
+                if rows and self._serialize_commits:
+                    # Several processes may write this log: taking seq numbers and committing under one
+                    # lock keeps commit order equal to seq order, so no sink cursor can pass a late row.
+                    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": COMMIT_LOCK_KEY})
+                if rows:
+                    await conn.execute(log_table.insert(), rows)
+                if rejections:
+                    await conn.execute(rejection_table.insert(), rejections)
+                for stats in per_source.values():
+                    await conn.execute(self._stats_upsert, stats)
+                head = (await conn.execute(select(func.max(log_table.c.seq)))).scalar() if rows else None
         if head is not None:
             self.head = int(head)
         if self.observer is not None:
             self.observer.committed(len(rows), time.perf_counter() - started)
 
-    def _stats_upsert(self, source: str, stats: dict[str, Any]) -> Any:
-        now = time.time()
-        values: dict[str, Any] = {"source": source, "events_total": stats["events"],
-                                  "rejected_total": stats["rejected"], "last_event_at": stats["last"]}
-        if stats["error"]:
-            values.update(last_error=stats["error"], last_error_at=now)
-        insert = dialect_insert(self.database, stats_table).values(**values)
-        update: dict[str, Any] = {
-            "events_total": stats_table.c.events_total + insert.excluded.events_total,
-            "rejected_total": stats_table.c.rejected_total + insert.excluded.rejected_total,
-        }
-        if stats["last"] is not None:
-            update["last_event_at"] = insert.excluded.last_event_at
-        if stats["error"]:
-            update.update(last_error=insert.excluded.last_error, last_error_at=insert.excluded.last_error_at)
-        return insert.on_conflict_do_update(index_elements=["source"], set_=update)
+
+def stats_upsert(database: Database) -> Any:
+    """Add a group's counts to its source's row; a time or error a group lacks keeps the stored one."""
+    insert = dialect_insert(database, stats_table).values(
+        source=bindparam("source"), events_total=bindparam("events"), rejected_total=bindparam("rejected"),
+        last_event_at=bindparam("last"), last_error=bindparam("error"), last_error_at=bindparam("error_at"))
+    kept = insert.excluded
+    return insert.on_conflict_do_update(index_elements=["source"], set_={
+        "events_total": stats_table.c.events_total + kept.events_total,
+        "rejected_total": stats_table.c.rejected_total + kept.rejected_total,
+        "last_event_at": func.coalesce(kept.last_event_at, stats_table.c.last_event_at),
+        "last_error": func.coalesce(kept.last_error, stats_table.c.last_error),
+        "last_error_at": func.coalesce(kept.last_error_at, stats_table.c.last_error_at),
+    })

@@ -1,0 +1,1 @@
+"""The benchmark: `make bench` (or `.venv/bin/python bench/run.py`); see README.md here."""

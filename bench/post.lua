@@ -1,0 +1,32 @@
+-- wrk script: POST one prebuilt body with fixed headers, optionally paced, and print a JSON summary.
+-- Environment: BENCH_BODY (file holding the body), BENCH_AUTH (Authorization header, may be empty),
+-- BENCH_DELAY_MS (pause before each request on a connection; 0 = as fast as possible).
+
+local file = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
+local body = file:read("*a")
+file:close()
+
+wrk.method = "POST"
+wrk.body = body
+wrk.headers["Content-Type"] = "application/json"
+local auth = os.getenv("BENCH_AUTH")
+if auth ~= nil and auth ~= "" then
+  wrk.headers["Authorization"] = auth
+end
+
+local pause = tonumber(os.getenv("BENCH_DELAY_MS") or "0") or 0
+if pause > 0 then
+  function delay()
+    return pause
+  end
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_JSON {"requests": %d, "duration_us": %d, "bytes": %d, "connect_errors": %d, ' ..
+    '"read_errors": %d, "write_errors": %d, "status_errors": %d, "timeouts": %d, ' ..
+    '"p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d}\n',
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+end
