@@ -4,24 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import BASE_CONFIG
-from tests.support.server import TEST_PLUGINS_DIR, RunningGateway
+from tests.conftest import PROBE_CONFIG
+from tests.support.server import RunningGateway
 
 ADMIN_KEY = "test-admin-key"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
-CONFIG = f"""
-plugins_dir = "{TEST_PLUGINS_DIR}"
-{BASE_CONFIG}
-[[sources]]
-name = "probe"
-dialect = "probe"
-write_key = "probe-write-key"
-
-[[sinks]]
-name = "console"
-type = "stdout"
-"""
+CONFIG = PROBE_CONFIG
 
 
 def create(gw: RunningGateway, name: str, dialect: str = "probe", **settings: Any) -> dict[str, Any]:

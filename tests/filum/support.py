@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import BASE_CONFIG
+
 HERE = Path(__file__).parent
 WRITE_KEY = "wk_filum_test"
 
@@ -39,12 +41,7 @@ def stable(event: dict[str, Any], *also: str) -> dict[str, Any]:
 ATOMIC_WRITE_KEY = "wk_filum_atomic"
 
 CONFIG = f"""
-[storage]
-url = "sqlite+aiosqlite:///data/gateway.db"
-
-[admin]
-api_key = "test-admin-key"
-
+{BASE_CONFIG}
 [[sources]]
 name = "crm"
 dialect = "filum"

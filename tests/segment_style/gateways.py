@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from tests.conftest import BASE_CONFIG
 from tests.support.server import RunningGateway
 
 from .seeds import WRITE_KEY
@@ -18,12 +19,7 @@ TINY_KEY = "wk_tiny"
 BASIC = (WRITE_KEY, "")
 
 CONFIG = f"""
-[storage]
-url = "sqlite+aiosqlite:///data/gateway.db"
-
-[admin]
-api_key = "test-admin-key"
-
+{BASE_CONFIG}
 [[sources]]
 name = "backend"
 dialect = "segment_style"

@@ -15,6 +15,7 @@ import orjson
 from gateway import Batch, SinkContext
 from gateway.storage.database import Database
 from plugins.sqlite_sink.sink import SqliteSink
+from tests.conftest import BASE_CONFIG
 
 SOURCE = {"id": "0b7a6c2e-0000-4000-8000-000000000001", "name": "backend", "dialect": "segment_style"}
 CONTEXT = {"ip": "203.0.113.9", "library": {"name": "analytics-python", "version": "2.3.2"}}
@@ -101,13 +102,8 @@ def rows(path: Path, where: str = "1 = 1", params: tuple[Any, ...] = ()) -> list
         return [dict(r) for r in conn.execute(f"SELECT * FROM events WHERE {where} ORDER BY id", params)]
 
 
-GATEWAY_CONFIG = """
-[storage]
-url = "sqlite+aiosqlite:///data/gateway.db"
-
-[admin]
-api_key = "test-admin-key"
-
+GATEWAY_CONFIG = f"""
+{BASE_CONFIG}
 [[sources]]
 name = "backend"
 dialect = "segment_style"
