@@ -19,7 +19,6 @@ from gateway.errors import Unauthorized
 from gateway.sources import Source
 
 HEADER_STYLES = ("basic", "bearer", "query_token")
-STYLES = (*HEADER_STYLES, "body_write_key")
 _HOW = {
     "basic": "as the HTTP Basic user name",
     "bearer": "as Authorization: Bearer <key>",

@@ -19,7 +19,7 @@ from gateway.body import ClientGone, decode, parse_json, read_body
 from gateway.clientip import client_ip
 from gateway.dialects import Dialect, DialectRoute, IngestResult, ItemContext
 from gateway.enrich import Stamp, enrich
-from gateway.errors import GatewayError, InvalidEvent, PayloadTooLarge, Unauthorized
+from gateway.errors import GatewayError, InvalidEvent, PayloadTooLarge
 from gateway.responses import send_json
 from gateway.sources import Source
 from gateway.storage.log import Write
@@ -35,14 +35,6 @@ EXPLAIN_AT_MOST = 100
 YIELD_EVERY = 1000
 # Answers that may leave part of the request body unread (key refused first, body too big or too slow).
 ANSWERED_BEFORE_BODY = frozenset({401, 408, 413})
-
-
-class Rejected(Exception):
-    """Every event of a request was refused; ``error`` is what the answer says."""
-
-    def __init__(self, error: GatewayError, rejections: list[dict[str, Any]]) -> None:
-        self.error = error
-        self.rejections = rejections
 
 
 class IngestEndpoint:
@@ -174,10 +166,11 @@ class IngestEndpoint:
     def _item(self, item: Any, index: int, prefix: str, source: Source, stamp: Stamp,
               check_size: bool, explain: bool = True) -> list[dict[str, Any]]:
         try:
-            raw = orjson.dumps(item) if check_size or self.gateway.keep_raw else None
+            # Kept beside each event (what the client sent, for the admin events view) and sized here.
+            raw = orjson.dumps(item)
         except orjson.JSONEncodeError as exc:  # parsed, but nested deeper than can be written back
             raise InvalidEvent(f"event cannot be stored: {exc}", code="unencodable_event") from None
-        if check_size and raw is not None and len(raw) > source.max_event_bytes:
+        if check_size and len(raw) > source.max_event_bytes:
             error = InvalidEvent(f"event of {len(raw)} bytes exceeds the limit of {source.max_event_bytes} bytes",
                                  code="event_too_large")
             error.status = 413
@@ -220,5 +213,3 @@ def _join(prefix: str, field: str | None) -> str | None:
         return field
     return f"{prefix}{field}" if field.startswith("[") else f"{prefix}.{field}"
 
-
-__all__ = ["IngestEndpoint", "Unauthorized"]

@@ -36,7 +36,7 @@ class RetryPolicy:
             "maximum": settings.get("retry_max_seconds", defaults.get("maximum", cls.maximum)),
             "window": settings.get("retry_for_seconds", defaults.get("window", cls.window)),
         }
-        return cls(**{k: v for k, v in values.items()})
+        return cls(**values)
 
     def delay(self, failures: int, retry_after: float | None = None) -> float:
         base = min(self.maximum, self.initial * self.factor ** max(0, failures - 1))

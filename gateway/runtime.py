@@ -10,7 +10,7 @@ import contextlib
 import fcntl
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 from sqlalchemy import text
@@ -51,7 +51,6 @@ class Gateway:
         self.trusted_proxies = parse_networks(config.server.trusted_proxies)
         self.transform: Callable[[CanonicalEvent, Source], CanonicalEvent | None] | None = \
             self.hooks.transformer()
-        self.keep_raw = True
         self.sources: dict[str, Source] = {}
         for source in config.sources:
             self.add_source(source)
@@ -72,7 +71,7 @@ class Gateway:
         self.metrics.watch_lag(lambda: {n: w.lag for n, w in self.delivery.workers.items()})
 
     # -- sources -------------------------------------------------------------------------------
-    def add_source(self, source: Source, extra_keys: list[tuple[str, float | None]] = ()) -> None:  # type: ignore[assignment]
+    def add_source(self, source: Source, extra_keys: Sequence[tuple[str, float | None]] = ()) -> None:
         self.sources[source.name] = source
         for key in self.dialects[source.dialect].credentials(source.settings):
             self.auth.add(source, key)

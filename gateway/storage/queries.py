@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 
 from gateway.storage.database import Database, dialect_insert
 from gateway.storage.tables import (
@@ -81,11 +81,6 @@ class LogReader:
             removed = (await conn.execute(stmt)).rowcount or 0
             await conn.execute(delete(rejection_table).where(rejection_table.c.received_at < cutoff))
         return int(removed)
-
-    async def count_after(self, after: int) -> int:
-        async with self.database.engine.connect() as conn:
-            return int((await conn.execute(
-                select(func.count()).select_from(log_table).where(log_table.c.seq > after))).scalar() or 0)
 
 
 class RuntimeSinks:
