@@ -1,6 +1,7 @@
 """A self-hosted analytics event gateway. Plugins start with ``from gateway import hookimpl``."""
 
 from gateway.canonical import EVENT_TYPES, CanonicalEvent
+from gateway.delivery.fence import LeaseLost, check_epoch
 from gateway.dialects import Dialect, DialectRoute, IngestResult, ItemContext, Unpacked
 from gateway.errors import (
     Forbidden,
@@ -26,6 +27,7 @@ __all__ = [
     "IngestResult",
     "InvalidEvent",
     "ItemContext",
+    "LeaseLost",
     "PayloadTooLarge",
     "PluginRoute",
     "Sink",
@@ -35,5 +37,6 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "Unpacked",
+    "check_epoch",
     "hookimpl",
 ]

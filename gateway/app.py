@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from gateway.admin import admin_routes
+from gateway.admin import SourceRegistry, admin_routes
 from gateway.admin_auth import admin_only
 from gateway.config import Config
 from gateway.errors import GatewayError
@@ -25,6 +27,7 @@ from gateway.responses import error_response, json_response
 from gateway.runtime import Gateway
 
 log = logging.getLogger("gateway")
+SCRAPE_REFRESH_SECONDS = 1.0
 
 
 async def health(request: Request) -> Response:
@@ -39,11 +42,16 @@ async def ready(request: Request) -> Response:
     except Exception:
         return json_response({"code": "not_ready", "message": "the durable log's database does not answer",
                               "detail": None}, status=503, headers={"Retry-After": "5"})
-    return json_response({"status": "ready", "delivery": gateway.is_leader})
+    # Which process answered: with ``[server] workers`` > 1 the kernel spreads connections over them.
+    return json_response({"status": "ready", "pid": os.getpid()})
 
 
 async def metrics(request: Request) -> Response:
-    return Response(request.app.state.gateway.metrics.render(), media_type=CONTENT_TYPE)
+    gateway: Gateway = request.app.state.gateway
+    # Delivery's figures as they stand now; the last snapshot when the database is slow to answer.
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(gateway.delivery.refresh(), SCRAPE_REFRESH_SECONDS)
+    return Response(gateway.metrics.render(), media_type=CONTENT_TYPE)
 
 
 def _closing(request: Request, response: Response) -> Response:
@@ -79,6 +87,7 @@ def build_routes(gateway: Gateway) -> list[BaseRoute]:
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Route("/api/v1/status", admin_only(status), methods=["GET"]),
     ]
     routes += admin_routes()
     claimed: dict[tuple[str, str], str] = {}
@@ -98,8 +107,17 @@ def build_routes(gateway: Gateway) -> list[BaseRoute]:
     return routes
 
 
+async def status(request: Request) -> Response:
+    """Delivery across the deployment: live processes, their leases, lag per sink and partition."""
+    gateway: Gateway = request.app.state.gateway
+    return json_response((await gateway.delivery.refresh()).as_json())
+
+
 def create_app(config: Config) -> Starlette:
     gateway = Gateway(config)
+    registry = SourceRegistry(gateway)
+    gateway.runtime_sources = registry
+    gateway.services.append((registry.start, registry.follow))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -16,11 +16,19 @@ def _load(args: argparse.Namespace) -> Config:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from gateway.server import run
+    from gateway.server import run, run_worker
 
     config = _load(args)
-    run(config)
-    return 0
+    if args.worker:
+        run_worker(config, args.role, args.fd)
+        return 0
+    return run(config, args.role)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from gateway.status import print_status
+
+    return print_status(_load(args), as_json=args.json)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -55,11 +63,19 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 def build_parser(hooks: Hooks | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gateway", description="A self-hosted analytics event gateway.")
     sub = parser.add_subparsers(dest="command", required=True)
+    commands = {}
     for name, func, help_text in (("serve", cmd_serve, "serve the gateway"),
-                                  ("check", cmd_check, "validate the config and show what would run")):
-        p = sub.add_parser(name, help=help_text)
+                                  ("check", cmd_check, "validate the config and show what would run"),
+                                  ("status", cmd_status, "delivery processes, their leases, lag per sink")):
+        p = commands[name] = sub.add_parser(name, help=help_text)
         p.add_argument("--config", default="config.toml", help="path to config.toml (default: %(default)s)")
         p.set_defaults(func=func)
+    serve = commands["serve"]
+    serve.add_argument("--role", choices=("all", "ingest", "delivery"), default="all",
+                       help="run ingest workers, delivery workers, or both (default: %(default)s)")
+    serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # a supervised worker
+    serve.add_argument("--fd", type=int, default=None, help=argparse.SUPPRESS)  # its listening socket
+    commands["status"].add_argument("--json", action="store_true", help="print JSON")
     sub.add_parser("plugins", help="list the loaded plugins").set_defaults(func=cmd_plugins)
     try:
         (hooks or load_hooks()).add_commands(sub)

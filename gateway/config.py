@@ -53,6 +53,16 @@ class StorageConfig:
     group_commit_max_events: int = 20000
     retention_hours: float = 168.0
     unavailable_after_seconds: float = 5.0
+    partitions: int | None = None  # None: 1 on SQLite, 8 on PostgreSQL
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    workers: int = 1
+    lease_seconds: float = 10.0
+    stuck_after_seconds: float = 30.0
+    deliver_timeout_seconds: float = 300.0
+    prune_every_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,7 @@ class Config:
     sources: list[Source]
     sinks: list[SinkConfig]
     plugins_dir: Path | None = None
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     hooks: Hooks | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -159,7 +170,8 @@ def check_unique_sources(sources: list[Source], dialects: Mapping[str, Dialect],
 def parse_config(data: dict[str, Any], path: Path, hooks: Hooks) -> Config:
     file = str(path)
     _check(cs.TOP, data, file)
-    for table, schema in (("server", cs.SERVER), ("storage", cs.STORAGE), ("admin", cs.ADMIN)):
+    for table, schema in (("server", cs.SERVER), ("storage", cs.STORAGE), ("admin", cs.ADMIN),
+                          ("delivery", cs.DELIVERY)):
         _check(schema, data.get(table, {}), f"{file}: [{table}]")
     dialects, sink_types = hooks.dialects(), hooks.sink_types()
     sources = [validate_source(t, dialects, f"{file}: {_table_label('sources', i, t)}")
@@ -183,6 +195,7 @@ def parse_config(data: dict[str, Any], path: Path, hooks: Hooks) -> Config:
         sources=sources,
         sinks=sinks,
         plugins_dir=(path.parent / plugins_dir).resolve() if plugins_dir else None,
+        delivery=DeliveryConfig(**data.get("delivery", {})),
         hooks=hooks,
     )
 

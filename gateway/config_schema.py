@@ -31,6 +31,19 @@ STORAGE: dict[str, Any] = {
         "group_commit_max_events": POSITIVE_INT,
         "retention_hours": SECONDS,
         "unavailable_after_seconds": {"type": "number", "exclusiveMinimum": 0},
+        "partitions": {"type": "integer", "minimum": 1, "maximum": 1024},
+    },
+}
+
+DELIVERY: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "workers": {"type": "integer", "minimum": 0, "maximum": 64},
+        "lease_seconds": {"type": "number", "minimum": 1},
+        "stuck_after_seconds": {"type": "number", "exclusiveMinimum": 0},
+        "deliver_timeout_seconds": {"type": "number", "exclusiveMinimum": 0},
+        "prune_every_seconds": {"type": "number", "exclusiveMinimum": 0},
     },
 }
 
@@ -48,6 +61,7 @@ TOP: dict[str, Any] = {
         "server": {"type": "object"},
         "storage": {"type": "object"},
         "admin": {"type": "object"},
+        "delivery": {"type": "object"},
         "sources": {"type": "array", "items": {"type": "object"}},
         "sinks": {"type": "array", "items": {"type": "object"}},
     },

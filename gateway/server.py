@@ -1,13 +1,11 @@
-"""Serving the app on Hypercorn, in one process or several (``[server] workers``)."""
+"""Running one worker process: ingest (the app on Hypercorn, on the supervisor's socket) or delivery."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 import logging
-import os
 import signal
-import sys
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
@@ -17,9 +15,9 @@ from gateway.config import Config
 log = logging.getLogger("gateway")
 
 
-def hypercorn_config(config: Config) -> HypercornConfig:
+def hypercorn_config(config: Config, fd: int | None = None) -> HypercornConfig:
     hc = HypercornConfig()
-    hc.bind = [f"{config.server.host}:{config.server.port}"]
+    hc.bind = [f"fd://{fd}"] if fd is not None else [f"{config.server.host}:{config.server.port}"]
     hc.keep_alive_timeout = config.server.keep_alive_seconds
     hc.graceful_timeout = config.server.graceful_timeout_seconds
     hc.accesslog = None
@@ -51,7 +49,7 @@ def _install_uvloop() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
-async def _serve_one(config: Config) -> None:
+async def _serve_ingest(config: Config, fd: int | None) -> None:
     from gateway.app import create_app
 
     stop = asyncio.Event()
@@ -60,20 +58,24 @@ async def _serve_one(config: Config) -> None:
         loop.add_signal_handler(sig, stop.set)
     app = create_app(config)
     settle_heap()
-    log.info("gateway listening on http://%s:%d", config.server.host, config.server.port)
-    await serve(app, hypercorn_config(config), shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+    await serve(app, hypercorn_config(config, fd), shutdown_trigger=stop.wait)  # type: ignore[arg-type]
 
 
-def run(config: Config) -> None:
-    if config.server.workers > 1:
-        from hypercorn.run import run as hypercorn_run
+def run_worker(config: Config, role: str, fd: int | None) -> None:
+    """One worker, as the supervisor starts it."""
+    from gateway.supervisor import die_with_parent
 
-        hc = hypercorn_config(config)
-        hc.application_path = "gateway.asgi:app"
-        hc.worker_class = "uvloop"
-        os.environ["GATEWAY_CONFIG"] = str(config.path)
-        log.info("gateway listening on http://%s:%d with %d workers", config.server.host, config.server.port,
-                 config.server.workers)
-        sys.exit(hypercorn_run(hc))
+    die_with_parent()
     _install_uvloop()
-    asyncio.run(_serve_one(config))
+    if role == "delivery":
+        from gateway.delivery.process import serve_delivery
+
+        asyncio.run(serve_delivery(config))
+    else:
+        asyncio.run(_serve_ingest(config, fd))
+
+
+def run(config: Config, role: str = "all") -> int:
+    from gateway.supervisor import supervise
+
+    return supervise(config, role)

@@ -17,14 +17,19 @@ if TYPE_CHECKING:
 
 
 class Batch:
-    """Consecutive events of the durable log. ``raw`` holds each event's JSON bytes as committed."""
+    """Consecutive events of one partition of the durable log. ``raw`` holds each event's JSON bytes
+    as committed. ``partition`` and ``epoch`` name the lease it is delivered under: a sink that
+    writes state of its own for the batch fences that write with ``gateway.check_epoch``."""
 
-    __slots__ = ("__dict__", "first_seq", "last_seq", "raw")
+    __slots__ = ("__dict__", "epoch", "first_seq", "last_seq", "partition", "raw")
 
-    def __init__(self, first_seq: int, last_seq: int, raw: Sequence[bytes]) -> None:
+    def __init__(self, first_seq: int, last_seq: int, raw: Sequence[bytes], partition: int = 0,
+                 epoch: int = 0) -> None:
         self.first_seq = first_seq
         self.last_seq = last_seq
         self.raw = raw
+        self.partition = partition
+        self.epoch = epoch
 
     @cached_property
     def events(self) -> list[CanonicalEvent]:
@@ -52,6 +57,8 @@ class SinkContext:
     database: Database
     config_dir: Path
     logger: logging.Logger
+    # The partitions whose lease this process holds for the sink now, with their epochs.
+    leases: Callable[[], dict[int, int]] = field(default=lambda: {0: 0})
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,17 @@ def resolve_url(url: str, base_dir: Path) -> str:
     return parsed.set(database=str(path)).render_as_string(hide_password=False)
 
 
+def state_url(url: str) -> str:
+    """Where the delivery state lives: on SQLite a file beside the log (``gateway.db`` ->
+    ``gateway-delivery.db``), so the log's writer never waits on delivery's; elsewhere the log's database."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or not parsed.database or parsed.database == ":memory:":
+        return url
+    path = Path(parsed.database)
+    return parsed.set(database=str(path.with_name(f"{path.stem}-delivery{path.suffix or '.db'}"))
+                      ).render_as_string(hide_password=False)
+
+
 class Database:
     """An async SQLAlchemy engine with the settings this project relies on."""
 
@@ -56,6 +67,12 @@ class Database:
             return None
         database = make_url(self.url).database
         return Path(database) if database and database != ":memory:" else None
+
+    def now_sql(self) -> str:
+        """The database's clock in seconds since the epoch: leases are timed by it, never by a host's."""
+        if self.is_sqlite:
+            return "SELECT (julianday('now') - 2440587.5) * 86400.0"
+        return "SELECT extract(epoch from clock_timestamp())::float8"
 
     def _sqlite_pragmas(self, synchronous: str) -> None:
         @event.listens_for(self.engine.sync_engine, "connect")

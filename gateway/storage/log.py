@@ -9,22 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import bindparam, func, literal, select, update
 from sqlalchemy.exc import DBAPIError
 
 from gateway.errors import Unavailable
 from gateway.storage.database import Database, dialect_insert
 from gateway.storage.sqlite_writer import SqliteWriter
-from gateway.storage.tables import core_metadata, log_table, rejection_table, stats_table
+from gateway.storage.tables import core_metadata, log_table, partition_table, rejection_table, stats_table
 
 log = logging.getLogger("gateway.log")
-COMMIT_LOCK_KEY = 0x6761_7466  # PostgreSQL advisory lock id serialising the log's commits
 
 # Storage faults that pass (a lock held by another process, a full disk being cleaned up) are
 # retried for a while before the request is answered 503; anything else is a bug and surfaces.
@@ -47,9 +47,12 @@ class Write:
 
 
 class DurableLog:
-    def __init__(self, database: Database, *, max_events: int = 20000, unavailable_after: float = 5.0,
-                 max_pending_events: int = 200_000, observer: Any = None) -> None:
+    def __init__(self, database: Database, *, partitions: int = 1, max_events: int = 20000,
+                 unavailable_after: float = 5.0, max_pending_events: int = 200_000, observer: Any = None) -> None:
         self.database = database
+        self.partitions = partitions
+        # This process's own partition: it commits there unless another process holds it right then.
+        self.home = os.getpid() % partitions
         self.max_events = max_events
         self.unavailable_after = unavailable_after
         self.max_pending_events = max_pending_events
@@ -62,12 +65,15 @@ class DurableLog:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._stats_upsert = stats_upsert(database)
-        self._serialize_commits = database.engine.dialect.name == "postgresql"
+        self._pick_partition = pick_partition(partitions, database.is_sqlite)
+        self._set_head = update(partition_table).where(partition_table.c.partition == bindparam("p")) \
+            .values(head=bindparam("h"))
         # A SQLite file gets the one-hop writer; other databases go through the async engine.
         self._writer = SqliteWriter(database, self._stats_upsert) if database.path is not None else None
 
     async def start(self) -> None:
         await self.database.create_all(core_metadata)
+        await ensure_partitions(self.database, self.partitions)
         self.head = await self.max_seq()
         self._task = asyncio.create_task(self._run(), name="group-commit")
 
@@ -168,25 +174,57 @@ class DurableLog:
             if write.last_error:
                 stats["error"] = write.last_error.replace("\x00", "\ufffd")
                 stats["error_at"] = time.time()
+        waited = 0.0
         if self._writer is not None:
-            head = await self._writer.commit(rows, rejections, list(per_source.values()))
+            # SQLite's write lock is the partition lock: one writer per file, so seq order is commit order.
+            for row in rows:
+                row["partition"] = self.home
+            head = await self._writer.commit(self.home, rows, rejections, list(per_source.values()))
         else:
             async with self.database.engine.begin() as conn:
-                if rows and self._serialize_commits:
-                    # Several processes may write this log: taking seq numbers and committing under one
-                    # lock keeps commit order equal to seq order, so no sink cursor can pass a late row.
-                    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": COMMIT_LOCK_KEY})
+                head = None
                 if rows:
+                    # Lock one partition's row for this transaction: seq numbers taken under it are in
+                    # commit order within the partition, so no cursor can pass a row committed late.
+                    # SKIP LOCKED takes the first free one from home on; only when all are busy wait.
+                    lock_started = time.perf_counter()
+                    part = (await conn.execute(self._pick_partition, {"home": self.home})).scalar()
+                    if part is None:
+                        part = self.home
+                        await conn.execute(select(partition_table.c.partition).where(
+                            partition_table.c.partition == part).with_for_update())
+                    waited = time.perf_counter() - lock_started
+                    for row in rows:
+                        row["partition"] = part
                     await conn.execute(log_table.insert(), rows)
+                    head = (await conn.execute(select(func.max(log_table.c.seq)).where(
+                        log_table.c.partition == part))).scalar()
+                    await conn.execute(self._set_head, {"p": part, "h": head})
                 if rejections:
                     await conn.execute(rejection_table.insert(), rejections)
                 for stats in per_source.values():
                     await conn.execute(self._stats_upsert, stats)
-                head = (await conn.execute(select(func.max(log_table.c.seq)))).scalar() if rows else None
         if head is not None:
-            self.head = int(head)
+            self.head = max(self.head, int(head))
         if self.observer is not None:
-            self.observer.committed(len(rows), time.perf_counter() - started)
+            self.observer.committed(len(rows), time.perf_counter() - started, waited)
+
+
+def pick_partition(partitions: int, is_sqlite: bool) -> Any:
+    """The first partition from ``home`` on whose row no other transaction holds (PostgreSQL)."""
+    column = partition_table.c.partition
+    query = select(column).where(column < partitions) \
+        .order_by((column - bindparam("home") + literal(partitions)) % literal(partitions)).limit(1)
+    return query if is_sqlite else query.with_for_update(skip_locked=True)
+
+
+async def ensure_partitions(database: Database, partitions: int) -> None:
+    """Make the partitions' rows (a log that had more partitions keeps them: their events are read too)."""
+    async with database.engine.begin() as conn:
+        have = set((await conn.execute(select(partition_table.c.partition))).scalars())
+        missing = [{"partition": p, "head": 0} for p in range(partitions) if p not in have]
+        if missing:
+            await conn.execute(dialect_insert(database, partition_table).on_conflict_do_nothing(), missing)
 
 
 def stats_upsert(database: Database) -> Any:

@@ -13,14 +13,14 @@ import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.sql import ClauseElement
 
 from gateway.storage.database import Database
-from gateway.storage.tables import log_table, rejection_table
+from gateway.storage.tables import log_table, partition_table, rejection_table
 
-LOG_COLUMNS = ["source", "received_at", "event", "raw"]
+LOG_COLUMNS = ["source", "received_at", "event", "raw", "partition"]
 REJECTION_COLUMNS = ["source", "received_at", "item_index", "code", "reason", "field", "payload"]
 
 
@@ -39,13 +39,15 @@ class SqliteWriter:
         self._insert_rejection = _sql(rejection_table.insert(), REJECTION_COLUMNS)
         self._upsert_stats = _sql(stats_upsert)
         self._max_seq = _sql(select(func.max(log_table.c.seq)))
+        self._set_head = _sql(update(partition_table).where(partition_table.c.partition == bindparam("p"))
+                              .values(head=bindparam("h")))
 
-    async def commit(self, rows: list[dict[str, Any]], rejections: list[dict[str, Any]],
+    async def commit(self, partition: int, rows: list[dict[str, Any]], rejections: list[dict[str, Any]],
                      stats: list[dict[str, Any]]) -> int | None:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._commit, rows, rejections, stats)
+        return await loop.run_in_executor(self._executor, self._commit, partition, rows, rejections, stats)
 
-    def _commit(self, rows: list[dict[str, Any]], rejections: list[dict[str, Any]],
+    def _commit(self, partition: int, rows: list[dict[str, Any]], rejections: list[dict[str, Any]],
                 stats: list[dict[str, Any]]) -> int | None:
         if self._conn is None:
             self._conn = self.database.connect_sqlite()
@@ -61,6 +63,8 @@ class SqliteWriter:
             for values in stats:
                 conn.execute(self._upsert_stats, values)
             head = conn.execute(self._max_seq).fetchone()[0] if rows else None
+            if head is not None:
+                conn.execute(self._set_head, {"p": partition, "h": head})
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:

@@ -1,10 +1,15 @@
-"""The core's tables in the durable log's database (SQLModel, portable SQL)."""
+"""The core's tables in the durable log's database (SQLModel, portable SQL).
+
+The delivery state (cursors with their leases, delivery processes, dead letters) lives in
+``gateway.storage.state_tables``: on SQLite in a file of its own, so ingest and delivery
+processes never write one file.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, SmallInteger
 from sqlmodel import Field, SQLModel
 
 # Plugins keep their tables in their own MetaData; the core's live here only.
@@ -23,19 +28,25 @@ class LogEntry(SQLModel, table=True):
     """
 
     __tablename__ = "event_log"
-    __table_args__: Any = (Index("ix_event_log_source_seq", "source", "seq"), {"sqlite_autoincrement": True})
+    __table_args__: Any = (Index("ix_event_log_source_seq", "source", "seq"),
+                           Index("ix_event_log_partition_seq", "partition", "seq"),
+                           {"sqlite_autoincrement": True})
     seq: int | None = Field(default=None, primary_key=True, sa_type=BIG)
+    # The partition this event's commit went to: a sink reads each partition in seq order.
+    partition: int = Field(default=0, sa_column=Column(SmallInteger, nullable=False, server_default="0"))
     source: str = Field(max_length=64)
     received_at: float
     event: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     raw: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
 
 
-class SinkCursor(SQLModel, table=True):
-    __tablename__ = "sink_cursors"
-    sink: str = Field(primary_key=True, max_length=64)
-    seq: int = Field(sa_type=BIG)
-    updated_at: float
+class LogPartition(SQLModel, table=True):
+    """One row per partition of the log. A commit locks its partition's row (so seq order is commit
+    order within it) and records the partition's head, which delivery reads to find new events."""
+
+    __tablename__ = "log_partitions"
+    partition: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    head: int = Field(default=0, sa_type=BIG)
 
 
 class Rejection(SQLModel, table=True):
@@ -63,19 +74,6 @@ class SourceStats(SQLModel, table=True):
     last_error_at: float | None = None
 
 
-class DeadLetter(SQLModel, table=True):
-    """A batch a sink never took within its retry window; kept so it can be replayed."""
-
-    __tablename__ = "dead_letters"
-    id: int | None = Field(default=None, primary_key=True)
-    sink: str = Field(index=True, max_length=64)
-    first_seq: int = Field(sa_type=BIG)
-    last_seq: int = Field(sa_type=BIG)
-    events: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    error: str
-    created_at: float
-
-
 class RuntimeSink(SQLModel, table=True):
     """A sink created through an API at run time; re-created at every start."""
 
@@ -87,8 +85,7 @@ class RuntimeSink(SQLModel, table=True):
 
 
 log_table = LogEntry.__table__  # type: ignore[attr-defined]
-cursor_table = SinkCursor.__table__  # type: ignore[attr-defined]
+partition_table = LogPartition.__table__  # type: ignore[attr-defined]
 rejection_table = Rejection.__table__  # type: ignore[attr-defined]
 stats_table = SourceStats.__table__  # type: ignore[attr-defined]
-dead_letter_table = DeadLetter.__table__  # type: ignore[attr-defined]
 runtime_sink_table = RuntimeSink.__table__  # type: ignore[attr-defined]

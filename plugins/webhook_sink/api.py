@@ -59,8 +59,8 @@ def _answer(request: Request, webhook_id: str, secret: str | None) -> Response:
 
 async def list_webhooks(request: Request) -> Response:
     gateway = gateway_of(request)
-    await store.ensure_tables(gateway.database)
-    counts = await store.counts(gateway.database.engine)
+    await store.ensure_tables(gateway.state_database)
+    counts = await store.counts(gateway.state_database.engine)
     found = [webhook_json(request, w, counts.get(w.name, {})) for w in webhooks(request)]
     return json_response({"results": found})
 
@@ -68,8 +68,8 @@ async def list_webhooks(request: Request) -> Response:
 async def show_webhook(request: Request) -> Response:
     sink_config = find(request)
     gateway = gateway_of(request)
-    await store.ensure_tables(gateway.database)
-    counts = await store.counts(gateway.database.engine, sink_config.name)
+    await store.ensure_tables(gateway.state_database)
+    counts = await store.counts(gateway.state_database.engine, sink_config.name)
     return json_response({"results": webhook_json(request, sink_config, counts.get(sink_config.name, {}))})
 
 
@@ -134,6 +134,6 @@ async def delete_webhook(request: Request) -> Response:
     _writable(current)
     gateway = gateway_of(request)
     await gateway.remove_sink(current.name)
-    await store.ensure_tables(gateway.database)
-    await store.forget(gateway.database.engine, current.name)
+    await store.ensure_tables(gateway.state_database)
+    await store.forget(gateway.state_database.engine, current.name)
     return Response(status_code=204)

@@ -47,8 +47,8 @@ async def batch_status(request: Request) -> Response:
                            detail={"field": "state", "value": state})
     limit = _query_int(request, "limit", 100, MAX_LIMIT)
     gateway = gateway_of(request)
-    await store.ensure_tables(gateway.database)
-    rows = await store.recent(gateway.database.engine, sink_config.name, state=state, limit=limit)
+    await store.ensure_tables(gateway.state_database)
+    rows = await store.recent(gateway.state_database.engine, sink_config.name, state=state, limit=limit)
     return json_response({"results": [batch_json(r) for r in rows]})
 
 
@@ -61,8 +61,8 @@ async def replay(request: Request) -> Response:
         raise GatewayError(f"unknown key {unknown[0]}; allowed keys: batch_id, since", code="invalid_body",
                            detail={"field": unknown[0]})
     gateway = gateway_of(request)
-    await store.ensure_tables(gateway.database)
-    engine = gateway.database.engine
+    await store.ensure_tables(gateway.state_database)
+    engine = gateway.state_database.engine
     batch_id = body.get("batch_id")
     if batch_id is not None:
         if not isinstance(batch_id, str):

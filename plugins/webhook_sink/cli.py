@@ -17,7 +17,7 @@ import orjson
 
 from gateway.config import ConfigError, load_config
 from gateway.errors import GatewayError
-from gateway.storage.database import Database
+from gateway.storage.database import Database, state_url
 from plugins.webhook_sink import store
 from plugins.webhook_sink.views import batch_json, parse_time
 
@@ -50,7 +50,8 @@ def _run(args: argparse.Namespace, command: Callable[[argparse.Namespace, Databa
         return 2
 
     async def main() -> int:
-        database = Database(config.storage_url, config.config_dir, synchronous=config.storage.synchronous)
+        log_url = Database(config.storage_url, config.config_dir).url  # resolved against the config's folder
+        database = Database(state_url(log_url), config.config_dir, synchronous=config.storage.synchronous)
         try:
             await store.ensure_tables(database)
             return await command(args, database)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
@@ -29,8 +30,11 @@ RECORD_RETRY_WAITS = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 class Sender:
     def __init__(self, settings: WebhookSettings, policy: RetryPolicy, database: Database,
-                 logger: logging.Logger) -> None:
+                 logger: logging.Logger, leases: Callable[[], dict[int, int]] = lambda: {0: 0}) -> None:
         self.settings = settings
+        # Partitions -> epochs this process holds: it sends only their batches, and records an outcome
+        # only while the epoch still holds (a zombie's late outcome is refused; the new holder resends).
+        self.leases = leases
         self.policy = policy
         self.engine = database.engine
         self.log = logger
@@ -94,15 +98,19 @@ class Sender:
         free = self.settings.max_in_flight - len(self._in_flight)
         if free <= 0 or self._stopping:
             return
-        rows = await store.due(self.engine, self.settings.name, time.time(), free, list(self._in_flight))
+        held = self.leases()
+        if not held:
+            return
+        rows = await store.due(self.engine, self.settings.name, time.time(), free, list(self._in_flight),
+                               sorted(held))
         for row in rows:
             self._in_flight[row.id] = asyncio.create_task(self._send(row), name=f"webhook-batch:{row.id}")
 
     async def _send(self, row: store.Due) -> None:
         try:
             payload = self._fresh.pop(row.id, None) or await store.payload(self.engine, row.id)
-            if payload is None or self._stopping:
-                return  # deleted meanwhile, or shutting down
+            if payload is None or self._stopping or row.partition not in self.leases():
+                return  # deleted meanwhile, shutting down, or the partition's lease is gone
             assert self._client is not None
             post = self._posts[row.id] = asyncio.ensure_future(
                 attempt.post(self._client, self.settings, row.id, payload))
@@ -136,9 +144,15 @@ class Sender:
         await self._record(row, outcome)
 
     async def _record(self, row: store.Due, outcome: attempt.Outcome) -> None:
+        epoch = self.leases().get(row.partition)
+        if epoch is None:
+            self.log.warning("webhook %s: batch %s: lease of partition %d lost; its next holder sends it",
+                             self.settings.name, row.id, row.partition)
+            return
+        fence = (self.settings.name, row.partition, epoch)
         if outcome.ok:
             assert outcome.status is not None
-            await store.record_success(self.engine, row.id, outcome.status)
+            await store.record_success(self.engine, row.id, outcome.status, fence)
             self._purgeable.append(row.id)
             return
         now = time.time()
@@ -153,7 +167,7 @@ class Sender:
             self.log.warning("webhook %s: batch %s attempt %d failed: %s",
                              self.settings.name, row.id, failures, outcome.error)
         await store.record_failure(self.engine, row.id, status=outcome.status, error=outcome.error or "",
-                                   first_failure_at=first_failure, next_attempt_at=next_at)
+                                   first_failure_at=first_failure, next_attempt_at=next_at, fence=fence)
 
     async def _purge(self, *, now: bool = False) -> None:
         # Freeing payloads one commit at a time would cost a commit per batch: one commit a

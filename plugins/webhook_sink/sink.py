@@ -28,12 +28,12 @@ class WebhookSink:
     def __init__(self, settings: Mapping[str, Any], ctx: SinkContext) -> None:
         self.ctx = ctx
         self.settings = WebhookSettings.from_mapping(ctx.name, settings)
-        self.sender = Sender(self.settings, retry_policy(settings), ctx.database, ctx.logger)
-        self._stored_up_to: int | None = None
+        self.sender = Sender(self.settings, retry_policy(settings), ctx.database, ctx.logger, ctx.leases)
+        # Per partition: the epoch we last delivered under and the highest seq stored then.
+        self._stored_up_to: dict[int, tuple[int, int | None]] = {}
 
     async def start(self) -> None:
         await store.ensure_tables(self.ctx.database)
-        self._stored_up_to = await store.highest_seq(self.ctx.database.engine, self.ctx.name)
         await self.sender.start()
 
     async def stop(self) -> None:
@@ -43,8 +43,13 @@ class WebhookSink:
         if not len(batch):
             return
         engine = self.ctx.database.engine
-        # A crash between our commit and the core's cursor update hands us the same events again.
-        if self._stored_up_to is not None and batch.last_seq <= self._stored_up_to:
+        # A crash (or a lease lost) between our commit and the core's cursor update hands the same
+        # events again, to us or to the lease's next holder: read what is stored once per epoch.
+        known = self._stored_up_to.get(batch.partition)
+        if known is None or known[0] != batch.epoch:
+            known = (batch.epoch, await store.highest_seq(engine, self.ctx.name, batch.partition))
+            self._stored_up_to[batch.partition] = known
+        if known[1] is not None and batch.last_seq <= known[1]:
             return
         waiting = await store.count_waiting(engine, self.ctx.name)
         if waiting >= self.settings.max_pending_batches:
@@ -53,6 +58,6 @@ class WebhookSink:
         payload = canonical_array(batch.raw)
         batch_id = str(uuid.uuid4())
         await store.insert(engine, batch_id, self.ctx.name, len(batch), batch.first_seq, batch.last_seq,
-                           payload)
-        self._stored_up_to = batch.last_seq
+                           payload, partition=batch.partition, epoch=batch.epoch)
+        self._stored_up_to[batch.partition] = (batch.epoch, batch.last_seq)
         self.sender.offer(batch_id, payload)

@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
+from gateway import check_epoch
 from plugins.webhook_sink.tables import (
     DEAD,
     DELIVERED,
@@ -34,21 +35,26 @@ class Due:
     id: str
     attempts: int
     first_failure_at: float | None
+    partition: int = 0
 
 
 async def insert(engine: AsyncEngine, batch_id: str, webhook: str, size: int, first_seq: int,
-                 last_seq: int, payload: bytes) -> None:
+                 last_seq: int, payload: bytes, *, partition: int = 0, epoch: int | None = None) -> None:
+    """Store a batch; with ``epoch``, only while that epoch holds the partition's lease (else LeaseLost)."""
     now = time.time()
     async with writing(engine) as conn:
         await conn.execute(payloads.insert().values(id=batch_id, payload=payload))
         await conn.execute(batches.insert().values(
-            id=batch_id, webhook=webhook, state=PENDING, size=size, first_seq=first_seq,
+            id=batch_id, webhook=webhook, state=PENDING, size=size, partition=partition, first_seq=first_seq,
             last_seq=last_seq, attempts=0, created_at=now, next_attempt_at=now))
+        if epoch is not None:
+            await check_epoch(conn, webhook, partition, epoch)
 
 
-async def highest_seq(engine: AsyncEngine, webhook: str) -> int | None:
+async def highest_seq(engine: AsyncEngine, webhook: str, partition: int = 0) -> int | None:
     async with engine.connect() as conn:
-        value = await conn.scalar(select(func.max(batches.c.last_seq)).where(batches.c.webhook == webhook))
+        value = await conn.scalar(select(func.max(batches.c.last_seq)).where(
+            batches.c.webhook == webhook, batches.c.partition == partition))
     return int(value) if value is not None else None
 
 
@@ -59,15 +65,19 @@ async def count_waiting(engine: AsyncEngine, webhook: str) -> int:
     return int(value or 0)
 
 
-async def due(engine: AsyncEngine, webhook: str, now: float, limit: int, skip: Sequence[str]) -> list[Due]:
-    query = (select(batches.c.id, batches.c.attempts, batches.c.first_failure_at)
-             .where(batches.c.webhook == webhook, batches.c.state.in_(WAITING),
-                    batches.c.next_attempt_at <= now)
+async def due(engine: AsyncEngine, webhook: str, now: float, limit: int, skip: Sequence[str],
+              partitions: Sequence[int] | None = None) -> list[Due]:
+    """Batches due now, of ``partitions`` only when given (those whose lease this process holds)."""
+    where = [batches.c.webhook == webhook, batches.c.state.in_(WAITING), batches.c.next_attempt_at <= now]
+    if partitions is not None:
+        where.append(batches.c.partition.in_(list(partitions)))
+    query = (select(batches.c.id, batches.c.attempts, batches.c.first_failure_at, batches.c.partition)
+             .where(*where)
              .order_by(batches.c.next_attempt_at, batches.c.created_at)
              .limit(limit + len(skip)))
     async with engine.connect() as conn:
         rows = (await conn.execute(query)).all()
-    return [Due(r.id, r.attempts, r.first_failure_at) for r in rows if r.id not in skip][:limit]
+    return [Due(r.id, r.attempts, r.first_failure_at, r.partition) for r in rows if r.id not in skip][:limit]
 
 
 async def payload(engine: AsyncEngine, batch_id: str) -> bytes | None:
@@ -76,17 +86,23 @@ async def payload(engine: AsyncEngine, batch_id: str) -> bytes | None:
     return bytes(value) if value is not None else None
 
 
-async def record_success(engine: AsyncEngine, batch_id: str, status: int) -> None:
+Fence = tuple[str, int, int]  # (webhook, partition, epoch) an outcome is recorded under
+
+
+async def record_success(engine: AsyncEngine, batch_id: str, status: int, fence: Fence | None = None) -> None:
     """Only the small row changes; the payload goes in the next ``purge`` (one commit for many)."""
     now = time.time()
     async with writing(engine) as conn:
         await conn.execute(update(batches).where(batches.c.id == batch_id).values(
             state=DELIVERED, attempts=batches.c.attempts + 1, last_attempt_at=now, last_status=status,
             last_error=None, next_attempt_at=None, finished_at=now))
+        if fence is not None:
+            await check_epoch(conn, *fence)
 
 
 async def record_failure(engine: AsyncEngine, batch_id: str, *, status: int | None, error: str,
-                         first_failure_at: float, next_attempt_at: float | None) -> None:
+                         first_failure_at: float, next_attempt_at: float | None,
+                         fence: Fence | None = None) -> None:
     """A failed attempt: retry at ``next_attempt_at``, or dead when it is None."""
     now = time.time()
     values: dict[str, Any] = {
@@ -101,6 +117,8 @@ async def record_failure(engine: AsyncEngine, batch_id: str, *, status: int | No
         # Only a batch still waiting: a replay or a delete in the meantime wins.
         await conn.execute(update(batches).where(batches.c.id == batch_id, batches.c.state.in_(WAITING))
                            .values(**values))
+        if fence is not None:
+            await check_epoch(conn, *fence)
 
 
 async def purge(engine: AsyncEngine, batch_ids: Sequence[str]) -> None:

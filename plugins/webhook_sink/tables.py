@@ -1,12 +1,12 @@
-"""The webhook sink's two tables, in the durable log's database.
+"""The webhook sink's two tables, in the delivery state's database (the log's on PostgreSQL).
 
 ``webhook_batches`` holds one small row per batch: its state and delivery history.
 ``webhook_payloads`` holds the batch's events (one JSON array, the bytes the log committed),
 apart, because SQLite rewrites a whole row on every update: recording an attempt must not
 rewrite megabytes. A payload is removed once its batch is delivered; a dead batch keeps it.
 
-Living in the log's database, the tables are seen alike by the sender, the API, and the CLI of
-another process.
+Living beside the leases, a batch's insert and every outcome recorded can be fenced by the lease's
+epoch in the same transaction; the sender, the API and the CLI of another process see them alike.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import contextlib
 import weakref
 from collections.abc import AsyncIterator
 
-from sqlalchemy import Column, Float, Index, Integer, LargeBinary, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Column, Float, Index, Integer, LargeBinary, MetaData, String, Table, Text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -34,8 +34,10 @@ batches = Table(
     Column("webhook", String(128), nullable=False),
     Column("state", String(16), nullable=False),
     Column("size", Integer, nullable=False),
-    Column("first_seq", Integer, nullable=False),
-    Column("last_seq", Integer, nullable=False),
+    # The log's partition and seqs the batch covers: 64-bit like the log's seq.
+    Column("partition", Integer, nullable=False, default=0),
+    Column("first_seq", BigInteger, nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("created_at", Float, nullable=False),
     Column("first_failure_at", Float, nullable=True),

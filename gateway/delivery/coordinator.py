@@ -1,0 +1,289 @@
+"""Leases for one delivery process: heartbeat, renewal, a fair share of every sink's partitions.
+
+Every ``lease_seconds / 4`` the process renews what it holds (one UPDATE ... WHERE owner = me),
+re-registers itself, and then compares what it holds with its share: for each sink, the partitions
+divided by the live processes that run that sink. Above its share it releases (after the batch in
+flight), below it claims free or expired leases by compare-and-set on the epoch. A lease it could
+not renew in time is given up locally before the database would let another process take it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import socket
+import time
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from gateway.delivery.leases import HOUSEKEEPING, Lease, LeaseStore, Row
+from gateway.delivery.report import Report
+from gateway.delivery.runner import SinkRunner
+from gateway.delivery.worker import POLL_SECONDS, PartitionWorker
+from gateway.storage.queries import LogReader
+
+log = logging.getLogger("gateway.delivery")
+HOST = socket.gethostname()
+
+
+def _start_ticks(pid: int) -> str:
+    """The process's start time in clock ticks since boot: with the pid, it names one process for good."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return "0"
+
+
+def owner_id() -> str:
+    pid = os.getpid()
+    return f"{HOST}/{pid}/{_start_ticks(pid)}/{os.urandom(3).hex()}"
+
+
+def dead_on_this_host(owner: str) -> bool:
+    """An owner on this host whose process is gone (kill -9): its leases need not wait for expiry."""
+    try:
+        host, pid, ticks, _ = owner.split("/")
+    except ValueError:
+        return False
+    return host == HOST and _start_ticks(int(pid)) != ticks
+
+
+class Task(Protocol):
+    lease: Lease
+
+    def start(self, on_exit: Any) -> None: ...
+
+    async def stop(self, timeout: float) -> None: ...
+
+
+class Coordinator:
+    def __init__(self, store: LeaseStore, reader: LogReader, *, lease_seconds: float, partitions: int,
+                 graceful: float, report: Report, housekeeper: Any) -> None:
+        self.store = store
+        self.reader = reader
+        self.ttl = lease_seconds
+        self.every = lease_seconds / 4
+        self.margin = max(lease_seconds / 4, 0.5)
+        self.partitions = partitions
+        self.graceful = graceful
+        self.report = report
+        self.housekeeper = housekeeper  # a factory: Lease -> a task that prunes while it holds it
+        self.runners: dict[str, SinkRunner] = {}
+        self.started: set[str] = set()  # runners whose sink started: only those take leases
+        self.settings: dict[str, Any] = {}
+        self.leases: dict[tuple[str, int], Lease] = {}
+        self.tasks: dict[tuple[str, int], Task] = {}
+        self.heads: dict[int, int] = {}
+        self._head_signal = asyncio.Event()
+        self._offset = int.from_bytes(os.urandom(2), "big")
+        self._loops: list[asyncio.Task[None]] = []
+        self._starting: dict[str, asyncio.Task[None]] = {}
+        self._stopping = False
+        self._began = time.time()
+        self._first_beat = True
+
+    # -- what a sink sees ----------------------------------------------------------------------
+    def held(self, sink: str) -> dict[int, int]:
+        """Partitions -> epochs this process may deliver for ``sink`` now (read from the sink's thread)."""
+        return {p: lease.epoch for (s, p), lease in list(self.leases.items()) if s == sink and lease.valid()}
+
+    # -- sinks ---------------------------------------------------------------------------------
+    def add_runner(self, runner: SinkRunner) -> None:
+        self.runners[runner.name] = runner
+        self._starting[runner.name] = asyncio.create_task(self._start_runner(runner), name=f"start:{runner.name}")
+
+    async def _start_runner(self, runner: SinkRunner) -> None:
+        """Start the sink, retrying with its backoff: one that cannot start says so and keeps trying."""
+        failures = 0
+        while not self._stopping and self.runners.get(runner.name) is runner:
+            try:
+                await runner.start()
+                self.started.add(runner.name)
+                return
+            except Exception as exc:
+                failures += 1
+                error = f"{type(exc).__name__}: {exc}"[:500]
+                log.error("sink %s cannot start: %s", runner.name, error)
+                self.report.sink_failed(runner.name, error)
+                await asyncio.sleep(min(60.0, 2.0 ** failures))
+
+    async def remove_runner(self, name: str) -> None:
+        runner = self.runners.pop(name, None)
+        self.started.discard(name)
+        starting = self._starting.pop(name, None)
+        if starting is not None:
+            starting.cancel()
+        for key in [k for k in self.tasks if k[0] == name]:
+            await self._release(key)
+        if runner is not None:
+            await runner.stop(self.graceful)
+
+    # -- the loops -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loops = [asyncio.create_task(self._every(self._beat, self.every), name="lease-heartbeat"),
+                       asyncio.create_task(self._every(self._read_heads, POLL_SECONDS), name="log-heads"),
+                       asyncio.create_task(self._every(self._watch, 1.0), name="sink-watch")]
+
+    async def _every(self, step: Any, seconds: float) -> None:
+        failures = 0
+        while not self._stopping:
+            try:
+                await step()
+                failures = 0
+            except Exception as exc:  # the database may be away: say so and try again
+                failures += 1
+                if failures == 1 or failures % 20 == 0:
+                    log.warning("%s failed (%d in a row), retrying: %s", step.__name__.strip("_"), failures,
+                                str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+            await asyncio.sleep(seconds)
+
+    async def _read_heads(self) -> None:
+        heads = await self.reader.heads()
+        if heads != self.heads:
+            self.heads = heads
+            signal, self._head_signal = self._head_signal, asyncio.Event()
+            signal.set()
+
+    async def _watch(self) -> None:
+        """Say when a sink is stuck in a call, and when it is not any more."""
+        for runner in self.runners.values():
+            stuck = runner.stuck_for
+            self.report.sink(runner.name).stuck_seconds = stuck
+            if stuck and not runner.stuck_logged:
+                runner.stuck_logged = True
+                log.error("sink %s is stuck: a call has not returned for %.0fs (the other sinks go on)",
+                          runner.name, stuck)
+            elif not stuck and runner.stuck_logged:
+                runner.stuck_logged = False
+                log.info("sink %s is no longer stuck", runner.name)
+        for key in [k for k, lease in self.leases.items() if not lease.valid() and k not in self.tasks]:
+            self.leases.pop(key, None)
+
+    async def _beat(self) -> None:
+        sent = time.monotonic()
+        now = await self.store.now()
+        expires = now + self.ttl
+        renewed = await self.store.renew(expires)
+        for key, lease in list(self.leases.items()):
+            if renewed.get(key) == lease.epoch:
+                if lease.valid():  # a lease already given up locally is not revived: it is claimed anew
+                    lease.deadline = sent + self.ttl - self.margin
+            else:
+                log.warning("sink %s partition %d: lease lost to another process", *key)
+                await self._drop(key)
+        held = sorted((s, p, lease.epoch) for (s, p), lease in self.leases.items())
+        await self.store.beat(host=HOST, pid=os.getpid(), supervisor=os.getppid(), sinks=sorted(self.started),
+                              started_at=self._began, expires_at=expires, report=self.report.as_dict(held))
+        processes = [p for p in await self.store.processes(now) if not dead_on_this_host(p["id"])]
+        if self._first_beat:
+            self._first_beat = False
+            self._warn_about_others(processes)
+        rows = await self.store.rows()
+        partitions = sorted(set(self.heads) | set(range(self.partitions)))
+        for sink in sorted(self.started):
+            capable = sum(1 for p in processes if sink in p["sinks"]) or 1
+            await self._rebalance(sink, partitions, capable, rows, now, expires, sent)
+        await self._rebalance(HOUSEKEEPING, [0], max(1, len(processes)), rows, now, expires, sent)
+
+    def _warn_about_others(self, processes: list[dict[str, Any]]) -> None:
+        others = [p for p in processes if p["id"] != self.store.owner and p["supervisor"] != os.getppid()]
+        if others and self.store.database.is_sqlite:
+            log.warning("another gateway also delivers from this SQLite log (process %s): the sinks both "
+                        "configure are shared by lease, each sink only one of them has is run by that one",
+                        ", ".join(str(p["pid"]) for p in others))
+
+    async def _rebalance(self, sink: str, partitions: list[int], capable: int, rows: dict[tuple[str, int], Row],
+                         now: float, expires: float, sent: float) -> None:
+        target = math.ceil(len(partitions) / capable)
+        mine = sorted(p for (s, p) in self.leases if s == sink)
+        for p in mine[target:]:
+            log.info("sink %s partition %d: released for another process (share %d)", sink, p, target)
+            await self._release((sink, p))
+        need = target - len(mine)
+        for p in self._rotated(partitions):
+            if need <= 0:
+                return
+            if (sink, p) in self.leases:
+                continue
+            row = rows.get((sink, p))
+            if row is None:
+                start = self.runners[sink].settings.get("start", "beginning") if sink in self.runners else "now"
+                await self.store.add(sink, p, self.heads.get(p, 0) if start == "now" else 0)
+                row = Row(sink, p, 0, 0, None, 0.0)
+            dead = row.owner if row.owner and dead_on_this_host(row.owner) else None
+            if not (row.owner is None or row.expires_at <= now or dead or row.owner == self.store.owner):
+                continue
+            epoch = await self.store.claim(sink, p, row.epoch, now, expires, dead)
+            if epoch is None:
+                continue
+            need -= 1
+            lease = Lease(sink, p, epoch, sent + self.ttl - self.margin)
+            self.leases[(sink, p)] = lease
+            await self._run(lease)
+
+    def _rotated(self, partitions: list[int]) -> Iterable[int]:
+        k = self._offset % len(partitions)
+        return partitions[k:] + partitions[:k]
+
+    async def _run(self, lease: Lease) -> None:
+        key = (lease.sink, lease.partition)
+        if lease.sink == HOUSEKEEPING:
+            task: Any = self.housekeeper(lease, self)
+            log.info("housekeeping (pruning, checkpoints) runs here (epoch %d)", lease.epoch)
+        else:
+            rows = await self.store.rows()
+            cursor = rows[key].seq if key in rows else 0
+            task = PartitionWorker(self.runners[lease.sink], lease, cursor, store=self.store, reader=self.reader,
+                                   heads=lambda: self.heads, new_head=lambda: self._head_signal,
+                                   observer=self.report)
+            log.info("process %d took sink %s partition %d (epoch %d, from seq %d)", os.getpid(), lease.sink,
+                     lease.partition, lease.epoch, cursor)
+        self.tasks[key] = task
+        task.start(self._exited)
+
+    def _exited(self, task: Task, why: str) -> None:
+        key = (task.lease.sink, task.lease.partition)
+        if self.tasks.get(key) is task:
+            self.tasks.pop(key, None)
+            if self.leases.get(key) is task.lease:
+                self.leases.pop(key, None)
+            if why != "stopped":
+                log.warning("sink %s partition %d: stopped delivering: %s", key[0], key[1], why)
+
+    async def _drop(self, key: tuple[str, int]) -> None:
+        lease = self.leases.pop(key, None)
+        if lease is not None:
+            lease.deadline = 0.0  # the task sees it before its next batch
+        task = self.tasks.pop(key, None)
+        if task is not None:
+            await task.stop(self.graceful)
+
+    async def _release(self, key: tuple[str, int]) -> None:
+        lease = self.leases.get(key)
+        task = self.tasks.pop(key, None)
+        if task is not None:
+            await task.stop(self.graceful)
+        self.leases.pop(key, None)
+        if lease is not None:
+            try:
+                await self.store.release(lease.sink, lease.partition, lease.epoch)
+            except Exception as exc:  # it expires by itself then
+                log.warning("sink %s partition %d: release failed: %s", key[0], key[1], type(exc).__name__)
+
+    async def stop(self) -> None:
+        """Finish the batches in flight, release every lease (others take over at once), leave."""
+        self._stopping = True
+        for loop in [*self._loops, *self._starting.values()]:
+            loop.cancel()
+        await asyncio.gather(*self._loops, *self._starting.values(), return_exceptions=True)
+        await asyncio.gather(*(self._release(k) for k in list(self.tasks)), return_exceptions=True)
+        for name in list(self.runners):
+            runner = self.runners.pop(name)
+            await runner.stop(self.graceful)
+        try:
+            await self.store.leave()
+        except Exception as exc:
+            log.warning("leaving the delivery registry failed: %s", type(exc).__name__)

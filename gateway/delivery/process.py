@@ -1,0 +1,155 @@
+"""A delivery process: its sinks, its leases, runtime sinks kept in step, until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import signal
+from typing import Any
+
+from gateway.config import Config, ConfigError, SinkConfig, validate_sink
+from gateway.delivery.coordinator import Coordinator, owner_id
+from gateway.delivery.housekeeping import Housekeeper
+from gateway.delivery.leases import Lease, LeaseStore
+from gateway.delivery.report import Report
+from gateway.delivery.runner import SinkRunner
+from gateway.storage.database import Database, state_url
+from gateway.storage.log import ensure_partitions
+from gateway.storage.queries import LogReader, RuntimeSinks
+from gateway.storage.tables import core_metadata
+
+log = logging.getLogger("gateway.delivery")
+
+RECONCILE_EVERY_SECONDS = 2.0
+
+
+def partitions_of(config: Config, database: Database) -> int:
+    return config.storage.partitions or (1 if database.is_sqlite else 8)
+
+
+class DeliveryProcess:
+    def __init__(self, config: Config) -> None:
+        assert config.hooks is not None
+        self.config = config
+        self.sink_types = config.hooks.sink_types()
+        storage = config.storage
+        self.log_db = Database(storage.url, config.config_dir, synchronous=storage.synchronous)
+        self.state_url = state_url(self.log_db.url)
+        self.state_db = self.log_db if self.state_url == self.log_db.url else \
+            Database(self.state_url, config.config_dir, synchronous=storage.synchronous)
+        self.partitions = partitions_of(config, self.log_db)
+        self.store = LeaseStore(self.state_db, owner_id())
+        self.reader = LogReader(self.log_db)
+        self.runtime_sinks = RuntimeSinks(self.log_db)
+        self.report = Report()
+        d = config.delivery
+        housekeeper = functools.partial(self._housekeeper, retention=storage.retention_hours * 3600,
+                                        every=d.prune_every_seconds)
+        self.coordinator = Coordinator(self.store, self.reader, lease_seconds=d.lease_seconds,
+                                       partitions=self.partitions, graceful=config.server.graceful_timeout_seconds,
+                                       report=self.report, housekeeper=housekeeper)
+        self.configs: dict[str, SinkConfig] = {}
+
+    def _housekeeper(self, lease: Lease, coordinator: Coordinator, *, retention: float,
+                     every: float) -> Housekeeper:
+        return Housekeeper(lease, coordinator, log_database=self.log_db, retention_seconds=retention, every=every)
+
+    def _runner(self, sink_config: SinkConfig) -> SinkRunner:
+        d = self.config.delivery
+        return SinkRunner(sink_config.name, self.sink_types[sink_config.type], sink_config.settings,
+                          state_url=self.state_url, config_dir=self.config.config_dir,
+                          leases=functools.partial(self.coordinator.held, sink_config.name),
+                          stuck_after=d.stuck_after_seconds, deliver_timeout=d.deliver_timeout_seconds)
+
+    def _add(self, sink_config: SinkConfig) -> None:
+        self.configs[sink_config.name] = sink_config
+        self.coordinator.add_runner(self._runner(sink_config))
+
+    async def start(self) -> None:
+        await self.log_db.create_all(core_metadata)
+        await ensure_partitions(self.log_db, self.partitions)
+        await self.store.ensure()
+        for sink_config in self.config.sinks:
+            if sink_config.name not in self.configs:  # start() is retried until the database answers
+                self._add(sink_config)
+        await self._reconcile()
+        log.info("delivery process %d (%s) runs sink(s) %s over %d partition(s); leases of %.0fs",
+                 os.getpid(), self.store.owner, ", ".join(sorted(self.configs)) or "none", self.partitions,
+                 self.config.delivery.lease_seconds)
+        await self.coordinator.start()
+
+    def _validate(self, name: str, type_: str, settings: dict[str, Any]) -> SinkConfig | None:
+        try:
+            return validate_sink({"start": "now", **settings, "name": name, "type": type_}, self.sink_types,
+                                 f"sink {name!r}", origin="api")
+        except ConfigError as exc:
+            log.error("runtime sink %r cannot run: %s", name, exc)
+            return None
+
+    async def _reconcile(self) -> None:
+        """Run the sinks made through the API (by any process), as they are now."""
+        stored = {name: (t, s) for name, t, s in await self.runtime_sinks.all()}
+        for name, (type_, settings) in stored.items():
+            current = self.configs.get(name)
+            if current is not None and current.origin == "config":
+                continue  # the config file's sink of that name wins
+            if type_ not in self.sink_types:
+                if current is None:
+                    log.error("runtime sink %r needs sink type %r, which no loaded plugin provides", name, type_)
+                    self.configs[name] = SinkConfig(name, type_, settings, origin="unrunnable")
+                continue
+            if current is not None and dict(current.settings) == settings:
+                continue
+            wanted = self._validate(name, type_, settings)
+            if wanted is None:
+                continue
+            if current is not None:
+                await self.coordinator.remove_runner(name)
+            self._add(wanted)
+        for name in [n for n, c in self.configs.items() if c.origin != "config" and n not in stored]:
+            self.configs.pop(name)
+            await self.coordinator.remove_runner(name)
+
+    async def follow(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), RECONCILE_EVERY_SECONDS)
+            except TimeoutError:
+                pass
+            if stop.is_set():
+                return
+            try:
+                await self._reconcile()
+            except Exception as exc:
+                log.warning("reading runtime sinks failed, retrying: %s", str(exc).splitlines()[0][:200])
+
+    async def stop(self) -> None:
+        await self.coordinator.stop()
+        await self.log_db.dispose()
+        if self.state_db is not self.log_db:
+            await self.state_db.dispose()
+
+
+async def serve_delivery(config: Config) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    process = DeliveryProcess(config)
+    started = False
+    while not started and not stop.is_set():
+        try:
+            await process.start()
+            started = True
+        except Exception as exc:  # the database not up yet: say so and keep trying
+            log.error("delivery cannot start yet, retrying: %s", str(exc).splitlines()[0][:300])
+            try:
+                await asyncio.wait_for(stop.wait(), 2.0)
+            except TimeoutError:
+                pass
+    if started:
+        await process.follow(stop)
+    await process.stop()
+    log.info("delivery process %d stopped", os.getpid())

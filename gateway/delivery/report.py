@@ -1,0 +1,48 @@
+"""What a delivery process reports with each heartbeat (counters, errors, stuck sinks, housekeeping),
+read back by any process for /metrics, the status API and ``gateway status``."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger("gateway.delivery")
+
+
+@dataclass
+class SinkReport:
+    delivered: int = 0
+    failures: int = 0
+    last_error: str | None = None
+    stuck_seconds: float = 0.0
+
+
+@dataclass
+class Report:
+    sinks: dict[str, SinkReport] = field(default_factory=dict)
+    housekeeping: dict[str, float] = field(default_factory=dict)
+
+    def sink(self, name: str) -> SinkReport:
+        found = self.sinks.get(name)
+        if found is None:
+            found = self.sinks[name] = SinkReport()
+        return found
+
+    def delivered(self, sink: str, events: int) -> None:
+        self.sink(sink).delivered += events
+
+    def sink_failed(self, sink: str, error: str) -> None:
+        report = self.sink(sink)
+        report.failures += 1
+        report.last_error = error
+
+    def count(self, key: str, amount: float = 1.0) -> None:
+        self.housekeeping[key] = self.housekeeping.get(key, 0.0) + amount
+
+    def gauge(self, key: str, value: float) -> None:
+        self.housekeeping[key] = value
+
+    def as_dict(self, leases: list[tuple[str, int, int]]) -> dict[str, Any]:
+        return {"sinks": {n: vars(r) for n, r in self.sinks.items()}, "housekeeping": dict(self.housekeeping),
+                "leases": [list(lease) for lease in leases]}

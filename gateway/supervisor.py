@@ -1,0 +1,130 @@
+"""``gateway serve``: start the ingest and delivery worker processes and keep them running.
+
+The supervisor binds the listening socket once and hands it to every ingest worker, so a restarted
+worker serves the same port. A worker that dies is logged and started again (with a growing pause
+if it keeps dying); SIGTERM or SIGINT asks every worker to drain (ingest answers what it has taken and
+commits it, delivery finishes its batches in flight and releases its leases) and waits for them.
+Workers die with the supervisor (PR_SET_PDEATHSIG), so a kill -9 of ``gateway serve`` stops them all.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+from gateway.config import Config
+
+log = logging.getLogger("gateway")
+ROLES = ("all", "ingest", "delivery")
+
+
+@dataclass
+class Child:
+    role: str
+    index: int
+    args: list[str]
+    pass_fds: tuple[int, ...] = ()
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    restarts: int = 0
+    next_start: float = 0.0
+    label: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.label = f"{self.role} worker {self.index}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.args, pass_fds=self.pass_fds)
+        self.started_at = time.monotonic()
+        log.info("%s started (pid %d)", self.label, self.process.pid)
+
+
+def bind(config: Config) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in config.server.host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((config.server.host, config.server.port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def supervise(config: Config, role: str) -> int:
+    base = [sys.executable, "-m", "gateway", "serve", "--config", str(config.path), "--worker"]
+    children: list[Child] = []
+    sock = None
+    if role in ("all", "ingest"):
+        sock = bind(config)
+        fd = sock.fileno()
+        children += [Child("ingest", i, [*base, "--role", "ingest", "--fd", str(fd)], (fd,))
+                     for i in range(config.server.workers)]
+        log.info("gateway listening on http://%s:%d with %d ingest worker(s)", config.server.host,
+                 config.server.port, config.server.workers)
+    if role in ("all", "delivery"):
+        children += [Child("delivery", i, [*base, "--role", "delivery"]) for i in range(config.delivery.workers)]
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    for child in children:
+        child.start()
+    while not stopping:
+        for child in children:
+            process = child.process
+            if process is None:
+                if time.monotonic() >= child.next_start and not stopping:
+                    child.start()
+                continue
+            code = process.poll()
+            if code is None:
+                continue
+            # A worker that ran a while had a fault, not a broken set-up: restart at once.
+            ran = time.monotonic() - child.started_at
+            child.restarts = 0 if ran > 60 else child.restarts + 1
+            pause = min(30.0, 0.5 * 2 ** max(0, child.restarts - 1)) if child.restarts else 0.0
+            log.error("%s (pid %d) exited with %s; restarting in %.1fs", child.label, process.pid, code, pause)
+            child.process = None
+            child.next_start = time.monotonic() + pause
+        time.sleep(0.2)
+    log.info("gateway stopping: draining %d worker(s)", len(children))
+    for child in children:
+        if child.process is not None and child.process.poll() is None:
+            child.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + config.server.graceful_timeout_seconds + 10
+    code = 0
+    for child in children:
+        if child.process is None:
+            continue
+        try:
+            child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.error("%s (pid %d) did not stop in time; killing it", child.label, child.process.pid)
+            child.process.kill()
+            child.process.wait()
+        if child.process.returncode not in (0, -signal.SIGTERM):
+            code = 1
+    if sock is not None:
+        sock.close()
+    return code
+
+
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this worker when the supervisor goes, however it goes."""
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the supervisor died before prctl took effect
+        os._exit(1)
