@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import os
 import socket
 import time
@@ -184,9 +183,18 @@ class Coordinator:
         rows = await self.store.rows()
         partitions = sorted(set(self.heads) | set(range(self.partitions)))
         for sink in sorted(self.started):
-            capable = sum(1 for p in processes if sink in p["sinks"]) or 1
-            await self._rebalance(sink, partitions, capable, rows, now, expires, sent)
-        await self._rebalance(HOUSEKEEPING, [0], max(1, len(processes)), rows, now, expires, sent)
+            capable = [p["id"] for p in processes if sink in p["sinks"]]
+            await self._rebalance(sink, partitions, self._share(len(partitions), capable), rows, now, expires,
+                                  sent)
+        await self._rebalance(HOUSEKEEPING, [0], self._share(1, [p["id"] for p in processes]), rows, now,
+                              expires, sent)
+
+    def _share(self, partitions: int, capable: list[str]) -> int:
+        """This process's share: the partitions split evenly over the processes able to take them, the
+        remainder to the first in id order, so the shares add up to exactly the partitions."""
+        ids = sorted(set(capable) | {self.store.owner})
+        index = ids.index(self.store.owner)
+        return partitions // len(ids) + (1 if index < partitions % len(ids) else 0)
 
     def _warn_about_others(self, processes: list[dict[str, Any]]) -> None:
         others = [p for p in processes if p["id"] != self.store.owner and p["supervisor"] != os.getppid()]
@@ -195,9 +203,8 @@ class Coordinator:
                         "configure are shared by lease, each sink only one of them has is run by that one",
                         ", ".join(str(p["pid"]) for p in others))
 
-    async def _rebalance(self, sink: str, partitions: list[int], capable: int, rows: dict[tuple[str, int], Row],
+    async def _rebalance(self, sink: str, partitions: list[int], target: int, rows: dict[tuple[str, int], Row],
                          now: float, expires: float, sent: float) -> None:
-        target = math.ceil(len(partitions) / capable)
         mine = sorted(p for (s, p) in self.leases if s == sink)
         for p in mine[target:]:
             log.info("sink %s partition %d: released for another process (share %d)", sink, p, target)

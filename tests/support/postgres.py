@@ -34,8 +34,29 @@ NO_SERVER = ("no PostgreSQL for the tests: install the Debian package postgresql
 class Postgres:
     """A server the tests may use: ``url`` is a database for the session; ``database()`` makes fresh ones."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, control: tuple[Path, Path, str] | None = None) -> None:
         self.url = url
+        self._control = control  # (bin_dir, data_dir, start options) of a throwaway cluster
+
+    @property
+    def controllable(self) -> bool:
+        """Whether the tests may stop and start this server (only a throwaway cluster of their own)."""
+        return self._control is not None
+
+    def stop(self) -> None:
+        assert self._control is not None, "only a throwaway cluster may be stopped"
+        bin_dir, data, _ = self._control
+        _run(bin_dir, "pg_ctl", "stop", "-D", str(data), "-m", "immediate", "-w")
+
+    def start(self) -> None:
+        assert self._control is not None, "only a throwaway cluster may be started"
+        bin_dir, data, options = self._control
+        _run(bin_dir, "pg_ctl", "start", "-D", str(data), "-l", str(data.parent / "server.log"), "-w",
+             "-t", str(START_TIMEOUT), "-o", options, timeout=START_TIMEOUT + 10)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
 
     @contextmanager
     def database(self, prefix: str = "test") -> Iterator[str]:
@@ -84,8 +105,8 @@ def _run(bin_dir: Path, program: str, *args: str, timeout: float = START_TIMEOUT
 
 
 @contextmanager
-def throwaway_cluster(bin_dir: Path) -> Iterator[str]:
-    """Start a cluster in a temp folder, yield a new database's URL, stop it and remove the folder."""
+def throwaway_cluster(bin_dir: Path) -> Iterator[Postgres]:
+    """Start a cluster in a temp folder, yield it (a new database's URL), stop it and remove the folder."""
     root = Path(tempfile.mkdtemp(prefix="gateway-pg-"))
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
@@ -105,7 +126,7 @@ def throwaway_cluster(bin_dir: Path) -> Iterator[str]:
                                ) from None
         base = f"postgresql+asyncpg://postgres@127.0.0.1:{port}"
         admin(f"{base}/postgres", 'CREATE DATABASE "gateway_tests"')
-        yield f"{base}/gateway_tests"
+        yield Postgres(f"{base}/gateway_tests", (bin_dir, data, options))
     finally:
         try:
             if (data / "postmaster.pid").exists():  # also after a start that timed out
@@ -123,5 +144,5 @@ def postgres_session() -> Iterator[Postgres]:
     bin_dir = postgres_bin()
     if bin_dir is None:
         pytest.skip(NO_SERVER)
-    with throwaway_cluster(bin_dir) as url:
-        yield Postgres(url)
+    with throwaway_cluster(bin_dir) as cluster:
+        yield cluster
