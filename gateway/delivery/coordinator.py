@@ -163,9 +163,9 @@ class Coordinator:
 
     async def _beat(self) -> None:
         sent = time.monotonic()
+        renewed = await self.store.renew(self.ttl)
         now = await self.store.now()
         expires = now + self.ttl
-        renewed = await self.store.renew(expires)
         for key, lease in list(self.leases.items()):
             if renewed.get(key) == lease.epoch:
                 if lease.valid():  # a lease already given up locally is not revived: it is claimed anew
@@ -204,7 +204,7 @@ class Coordinator:
                         ", ".join(str(p["pid"]) for p in others))
 
     async def _rebalance(self, sink: str, partitions: list[int], target: int, rows: dict[tuple[str, int], Row],
-                         now: float, expires: float, sent: float) -> None:
+                         now: float, expires: float, _sent: float) -> None:
         mine = sorted(p for (s, p) in self.leases if s == sink)
         for p in mine[target:]:
             log.info("sink %s partition %d: released for another process (share %d)", sink, p, target)
@@ -223,11 +223,12 @@ class Coordinator:
             dead = row.owner if row.owner and dead_on_this_host(row.owner) else None
             if not (row.owner is None or row.expires_at <= now or dead or row.owner == self.store.owner):
                 continue
-            epoch = await self.store.claim(sink, p, row.epoch, now, expires, dead)
+            asked = time.monotonic()
+            epoch = await self.store.claim(sink, p, row.epoch, now, self.ttl, dead)
             if epoch is None:
                 continue
             need -= 1
-            lease = Lease(sink, p, epoch, sent + self.ttl - self.margin)
+            lease = Lease(sink, p, epoch, asked + self.ttl - self.margin)
             self.leases[(sink, p)] = lease
             await self._run(lease)
 

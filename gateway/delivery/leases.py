@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, or_, select, text, update
+from sqlalchemy import Float, delete, literal_column, or_, select, text, update
+from sqlalchemy.sql.elements import ColumnElement
 
 from gateway.storage.database import Database, dialect_insert
 from gateway.storage.state_tables import cursor_table, dead_letter_table, process_table, state_metadata
@@ -49,6 +50,10 @@ class LeaseStore:
         self.database = database
         self.owner = owner
         self._now = text(database.now_sql())
+        # The database's clock inside a statement: a lease runs from when it was granted, however
+        # long the heartbeat around it took on a loaded host.
+        self._clock: ColumnElement[float] = literal_column(database.now_sql().removeprefix("SELECT "),
+                                                           type_=Float())
 
     async def ensure(self) -> None:
         await self.database.create_all(state_metadata)
@@ -100,7 +105,7 @@ class LeaseStore:
                 sink=sink, partition=partition, seq=seq, epoch=0, owner=None, expires_at=0.0,
                 updated_at=time.time()).on_conflict_do_nothing())
 
-    async def claim(self, sink: str, partition: int, seen_epoch: int, now: float, expires_at: float,
+    async def claim(self, sink: str, partition: int, seen_epoch: int, now: float, ttl: float,
                     dead_owner: str | None = None) -> int | None:
         """Take the lease if it is free, expired, ours, or its owner's process is known dead, and its
         epoch is still the one seen: the new epoch, or None when another process came first."""
@@ -112,15 +117,15 @@ class LeaseStore:
             done = await conn.execute(
                 update(cursor_table)
                 .where(c.sink == sink, c.partition == partition, c.epoch == seen_epoch, free)
-                .values(owner=self.owner, epoch=seen_epoch + 1, expires_at=expires_at))
+                .values(owner=self.owner, epoch=seen_epoch + 1, expires_at=self._clock + ttl))
         return seen_epoch + 1 if done.rowcount == 1 else None
 
-    async def renew(self, expires_at: float) -> dict[tuple[str, int], int]:
-        """Extend every lease still ours: what we still hold, with its epoch."""
+    async def renew(self, ttl: float) -> dict[tuple[str, int], int]:
+        """Extend every lease still ours by ``ttl`` from now: what we still hold, with its epoch."""
         async with self.database.engine.begin() as conn:
             rows = (await conn.execute(
                 update(cursor_table).where(cursor_table.c.owner == self.owner)
-                .values(expires_at=expires_at)
+                .values(expires_at=self._clock + ttl)
                 .returning(cursor_table.c.sink, cursor_table.c.partition, cursor_table.c.epoch))).all()
         return {(r.sink, int(r.partition)): int(r.epoch) for r in rows}
 
