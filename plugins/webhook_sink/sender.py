@@ -149,7 +149,7 @@ class Sender:
             self.log.warning("webhook %s: batch %s: lease of partition %d lost; its next holder sends it",
                              self.settings.name, row.id, row.partition)
             return
-        fence = (self.settings.name, row.partition, epoch)
+        fence = (self.settings.name, row.partition, epoch) if epoch else None  # 0: not under a lease
         if outcome.ok:
             assert outcome.status is not None
             await store.record_success(self.engine, row.id, outcome.status, fence)

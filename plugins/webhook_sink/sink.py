@@ -58,6 +58,7 @@ class WebhookSink:
         payload = canonical_array(batch.raw)
         batch_id = str(uuid.uuid4())
         await store.insert(engine, batch_id, self.ctx.name, len(batch), batch.first_seq, batch.last_seq,
-                           payload, partition=batch.partition, epoch=batch.epoch)
+                           payload, partition=batch.partition,
+                           epoch=batch.epoch or None)  # epoch 0: not under a lease (used alone)
         self._stored_up_to[batch.partition] = (batch.epoch, batch.last_seq)
         self.sender.offer(batch_id, payload)

@@ -46,9 +46,9 @@ def test_every_worker_honours_a_source_created_through_another(gateway_factory: 
     gw.stop()
     gw.config_path.write_text(with_port(WORKERS_CONFIG, gw.port))
     gw.start()
-    leaders = wait_until(lambda: {_fresh(gw.url, "GET", "/ready").json()["delivery"] for _ in range(8)} == {True, False}
+    workers = wait_until(lambda: len({_fresh(gw.url, "GET", "/ready").json()["pid"] for _ in range(8)}) == 2
                          or None, timeout=30, message="both workers answering")
-    assert leaders
+    assert workers
     key = create(gw, "shared")["credentials"]["write_key"]
     # The admin API re-reads the store before answering, so every worker knows the source at once.
     for _ in range(10):
