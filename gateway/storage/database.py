@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 # Short, because callers retry on their own terms (the log writer answers 503 after its own deadline).
 SQLITE_BUSY_TIMEOUT_MS = 500
+IDLE_IN_TRANSACTION_MS = 4000
+LOCK_TIMEOUT_MS = 2000
 
 
 def resolve_url(url: str, base_dir: Path) -> str:
@@ -56,6 +58,12 @@ class Database:
         kwargs: dict[str, Any] = {}
         if not self.is_sqlite:
             kwargs["pool_size"] = pool_size
+            if make_url(self.url).drivername.endswith("asyncpg"):
+                # A paused or cut-off process must not hold row locks (a lease's, a partition's) for
+                # longer than a lease: the server ends its transaction; nobody waits long on a lock.
+                kwargs["connect_args"] = {"server_settings": {
+                    "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_MS),
+                    "lock_timeout": str(LOCK_TIMEOUT_MS)}}
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             self._sqlite_pragmas(synchronous)
