@@ -137,6 +137,11 @@ def validate_sink(table: Mapping[str, Any], sink_types: Mapping[str, SinkType], 
     if sink_type is None:
         raise ConfigError(f"{where}: unknown sink type {type_name!r}; available: {registered(sink_types)}")
     _check(cs.merged(cs.SINK_COMMON, dict(sink_type.config_schema), ["name", "type"]), table, where)
+    if sink_type.check is not None:
+        try:
+            sink_type.check(table)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
     settings = {**cs.SINK_DEFAULTS, **sink_type.defaults, **table}
     return SinkConfig(name=table["name"], type=type_name, settings=settings, origin=origin)
 
