@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -18,9 +19,11 @@ from gateway.admin import admin_routes
 from gateway.admin_auth import admin_only
 from gateway.config import Config
 from gateway.errors import GatewayError
+from gateway.inflight import InflightLimit
 from gateway.ingest import IngestEndpoint
 from gateway.metrics import CONTENT_TYPE
 from gateway.openapi import openapi_route
+from gateway.protocol_errors import install as install_protocol_errors
 from gateway.responses import error_response, json_response
 from gateway.runtime import Gateway
 
@@ -111,6 +114,11 @@ def create_app(config: Config) -> Starlette:
 
     handlers: dict[Any, Any] = {GatewayError: on_gateway_error, HTTPException: on_http_error,
                                 Exception: on_internal_error}
-    app = Starlette(routes=build_routes(gateway), lifespan=lifespan, exception_handlers=handlers)
+    install_protocol_errors()
+    # Outermost (inside Starlette's error layer): a request refused for its framing or for the bytes
+    # in flight costs nothing further.
+    middleware = [Middleware(InflightLimit, max_bytes=config.server.max_inflight_bytes)]
+    app = Starlette(routes=build_routes(gateway), lifespan=lifespan, exception_handlers=handlers,
+                    middleware=middleware)
     app.state.gateway = gateway
     return app

@@ -34,7 +34,7 @@ log = logging.getLogger("gateway.ingest")
 EXPLAIN_AT_MOST = 100
 YIELD_EVERY = 1000
 # Answers that may leave part of the request body unread (key refused first, body too big or too slow).
-ANSWERED_BEFORE_BODY = frozenset({401, 408, 413})
+ANSWERED_BEFORE_BODY = frozenset({401, 408, 413, 503})
 
 
 class IngestEndpoint:
