@@ -26,7 +26,7 @@ def presented_admin_key(header: str) -> str:
     """The key an Authorization header presents under the rule above ('' when none)."""
     scheme, space, rest = header.strip().partition(" ")
     if not space:
-        return scheme  # the bare key
+        return "" if scheme.lower() == "bearer" else scheme  # "Bearer" with nothing after it, or the bare key
     if scheme.lower() != "bearer":
         # Not echoed: with a key that holds a space, the "scheme" would be part of the key.
         raise Unauthorized(f"the admin API takes no other Authorization scheme: {RULE}",

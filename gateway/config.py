@@ -45,8 +45,9 @@ class ServerConfig:
     keep_alive_seconds: float = 5.0
     graceful_timeout_seconds: float = 10.0
     # Request bytes all requests in flight may hold together (per process); past it new requests get
-    # 503 + Retry-After before their body is read. 64 MiB: sixteen full 4 MB batches at once.
-    max_inflight_bytes: int = 64 * 1024 * 1024
+    # 503 + Retry-After before their body is read. 16 MiB: four full 4 MB batches at once, which take
+    # about 100 MB each while parsed, mapped and committed.
+    max_inflight_bytes: int = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
