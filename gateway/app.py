@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -42,6 +43,10 @@ async def ready(request: Request) -> Response:
     except Exception:
         return json_response({"code": "not_ready", "message": "the durable log's database does not answer",
                               "detail": None}, status=503, headers={"Retry-After": "5"})
+    problem = await gateway.durable.can_write()
+    if problem is not None:
+        return json_response({"code": "not_ready", "message": "the durable log cannot write events now",
+                              "detail": problem}, status=503, headers={"Retry-After": "5"})
     return json_response({"status": "ready", "delivery": gateway.is_leader})
 
 
@@ -115,6 +120,9 @@ def create_app(config: Config) -> Starlette:
     handlers: dict[Any, Any] = {GatewayError: on_gateway_error, HTTPException: on_http_error,
                                 Exception: on_internal_error}
     install_protocol_errors()
+    # A fatal signal (SIGBUS when a mapped SQLite -shm file cannot be backed, SIGSEGV in an
+    # extension) would end the process without a word: say which and where, on stderr.
+    faulthandler.enable(all_threads=True)
     # Outermost (inside Starlette's error layer): a request refused for its framing or for the bytes
     # in flight costs nothing further.
     middleware = [Middleware(InflightLimit, max_bytes=config.server.max_inflight_bytes)]
