@@ -207,7 +207,9 @@ def test_faults_lose_nothing_and_fail_over_in_bounds(postgres: Postgres, gateway
         fault_window(3.0)
 
         # 6. A process joining mid-load: the leases rebalance to it.
-        hosts.append(gateway_factory(text_config, name="host-c"))
+        joining = gateway_factory(text_config, name="host-c", run=False).start(wait=False)
+        joining.wait_ready(timeout=120)  # three gateways and PostgreSQL on two shared cores start slowly
+        hosts.append(joining)
         wait_until(lambda: len(delivery_pids(url)) == 3, timeout=30, interval=0.3,
                    message="the newcomer took its share of the leases")
         fault_window()
