@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gateway import config_schema as cs
+from gateway.config_checks import ValueProblem, check_database_url, check_sink_table
 from gateway.plugins import registered
 from gateway.sources import Source
-from gateway.validation import CompiledSchema
+from gateway.validation import config_errors
 
 if TYPE_CHECKING:
     from gateway.dialects import Dialect
@@ -94,7 +95,7 @@ def expand_env(value: Any, where: str, environ: Mapping[str, str]) -> Any:
 
 
 def _check(schema: Mapping[str, Any], data: Any, where: str) -> None:
-    errors = CompiledSchema(schema).all_errors(data)
+    errors = config_errors(schema, data)
     if errors:
         raise ConfigError(f"{where}: {errors[0].message}")
 
@@ -137,6 +138,10 @@ def validate_sink(table: Mapping[str, Any], sink_types: Mapping[str, SinkType], 
     if sink_type is None:
         raise ConfigError(f"{where}: unknown sink type {type_name!r}; available: {registered(sink_types)}")
     _check(cs.merged(cs.SINK_COMMON, dict(sink_type.config_schema), ["name", "type"]), table, where)
+    try:
+        check_sink_table(table, sink_type.config_schema)
+    except ValueProblem as exc:
+        raise ConfigError(f"{where}: {exc}") from None
     settings = {**cs.SINK_DEFAULTS, **sink_type.defaults, **table}
     return SinkConfig(name=table["name"], type=type_name, settings=settings, origin=origin)
 
@@ -161,6 +166,10 @@ def parse_config(data: dict[str, Any], path: Path, hooks: Hooks) -> Config:
     _check(cs.TOP, data, file)
     for table, schema in (("server", cs.SERVER), ("storage", cs.STORAGE), ("admin", cs.ADMIN)):
         _check(schema, data.get(table, {}), f"{file}: [{table}]")
+    try:
+        check_database_url("url", data.get("storage", {}).get("url"))
+    except ValueProblem as exc:
+        raise ConfigError(f"{file}: [storage] {exc}") from None
     dialects, sink_types = hooks.dialects(), hooks.sink_types()
     sources = [validate_source(t, dialects, f"{file}: {_table_label('sources', i, t)}")
                for i, t in enumerate(data.get("sources", []))]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-NAME = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"}
+NAME = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        "x-expected": "1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit"}
 POSITIVE_INT = {"type": "integer", "minimum": 1}
 SECONDS = {"type": "number", "minimum": 0}
 

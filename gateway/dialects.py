@@ -21,6 +21,13 @@ class DialectRoute:
     methods: tuple[str, ...] = ("POST",)
     summary: str = ""
 
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Where the route is served: its path with and without a trailing slash (no redirect)."""
+        from gateway.routes import slash_forms
+
+        return slash_forms(self.path)
+
 
 class Unpacked(NamedTuple):
     """The events of one request body, as sent. ``many`` is true for batch or array bodies.

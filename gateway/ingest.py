@@ -35,6 +35,7 @@ EXPLAIN_AT_MOST = 100
 YIELD_EVERY = 1000
 # Answers that may leave part of the request body unread (key refused first, body too big or too slow).
 ANSWERED_BEFORE_BODY = frozenset({401, 408, 413})
+SOURCE_KEY = "gateway.source"  # the request's source, once known, for the request log
 
 
 class IngestEndpoint:
@@ -57,6 +58,7 @@ class IngestEndpoint:
                 # keeps a client from sending its next request into a connection about to close.
                 headers = {**headers, "Connection": "close"}
             body = orjson.dumps(self.dialect.error_body(error.body(), error))
+            self.gateway.request_log.refused(self.route.path, scope.get(SOURCE_KEY), status, error.code, error.message)
         except ClientGone:
             return
         await send_json(send, status, body, headers)
@@ -96,6 +98,7 @@ class IngestEndpoint:
         if len(data) > source.max_request_bytes:
             raise PayloadTooLarge(f"request body exceeds the limit of {source.max_request_bytes} bytes",
                                   detail={"limit": "max_request_bytes", "max_bytes": source.max_request_bytes})
+        scope[SOURCE_KEY] = source.name
         gateway.limiter.check(source)
         peer = scope.get("client")
         forwarded = headers.get(b"x-forwarded-for")
@@ -142,8 +145,10 @@ class IngestEndpoint:
         if errors and (not unpacked.many or not rows or source.batch_mode == "atomic"):
             first = errors[0]
             if unpacked.many:
-                first = InvalidEvent(f"{len(errors)} of {len(unpacked.items)} events are invalid; "
-                                     f"first: {answers[0]['field'] or ''} {first.message}".replace("  ", " "),
+                where = f"{unpacked.path}[{answers[0]['index']}]"
+                verb = "is" if len(errors) == 1 else "are"
+                first = InvalidEvent(f"{len(errors)} of {len(unpacked.items)} events {verb} invalid; "
+                                     f"the first, {where}: {first.message}",
                                      code=first.code if len({e.code for e in errors}) == 1 else "invalid_events")
                 first.detail = {"rejected": answers}
                 if all(e.status == 413 for e in errors):
@@ -161,6 +166,10 @@ class IngestEndpoint:
             gateway.metrics.rejected.labels(source.name).inc(len(rejections))
         if raise_after is not None:
             raise raise_after
+        if rejections:
+            gateway.request_log.rejected_items(self.route.path, source.name, len(rejections), len(unpacked.items),
+                                               errors[0].code if len({e.code for e in errors}) == 1
+                                               else "invalid_events")
         return IngestResult(accepted=len(rows), rejected=answers)
 
     def _item(self, item: Any, index: int, prefix: str, source: Source, stamp: Stamp,

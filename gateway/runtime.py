@@ -25,6 +25,7 @@ from gateway.delivery import DeliveryEngine
 from gateway.errors import GatewayError
 from gateway.limits import RateLimiter
 from gateway.metrics import Metrics
+from gateway.request_log import RequestLog
 from gateway.sinks import Sink, SinkContext
 from gateway.sources import Source
 from gateway.storage.database import Database
@@ -46,6 +47,7 @@ class Gateway:
         self.dialects = self.hooks.dialects()
         self.sink_types = self.hooks.sink_types()
         self.metrics = Metrics()
+        self.request_log = RequestLog()
         self.auth = AuthService()
         self.limiter = RateLimiter()
         self.trusted_proxies = parse_networks(config.server.trusted_proxies)
