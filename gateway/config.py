@@ -203,7 +203,10 @@ def read_toml(path: Path, environ: Mapping[str, str] | None = None) -> dict[str,
         raise ConfigError(f"{path}: no such file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    data: dict[str, Any] = expand_env(raw, "", os.environ if environ is None else environ)
+    try:
+        data: dict[str, Any] = expand_env(raw, "", os.environ if environ is None else environ)
+    except ConfigError as exc:  # like every other config error: the file first, then the table and key
+        raise ConfigError(f"{path}: {exc}") from None
     return data
 
 

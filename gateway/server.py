@@ -62,7 +62,10 @@ async def _serve_one(config: Config, sock: socket.socket, announcement: str) -> 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    app = create_app(config)
+    try:
+        app = create_app(config)
+    except OSError as exc:  # e.g. the SQLite file's folder cannot be made
+        raise startup.StartupError(f"cannot start: {exc}") from None
     failed = startup.announce_when_started(app, lambda: log.info("%s", announcement))
     settle_heap()
     try:
