@@ -68,7 +68,8 @@ def test_a_filter_on_an_event_name_passes(tmp_path: Path) -> None:
 
 
 def test_a_webhook_sink_filter_typo_gets_the_same_message(tmp_path: Path) -> None:
-    text = CONFIG + '\n[[sinks]]\nname = "partner"\ntype = "webhook"\ntarget = "https://example.com/h"\nevents = ["trak"]\n'
+    text = CONFIG + ('\n[[sinks]]\nname = "partner"\ntype = "webhook"\ntarget = "https://example.com/h"\n'
+                     'events = ["trak"]\n')
     code, _, err = check(tmp_path, text)
     assert code == 2 and "sinks[1] ('partner'): events[0]: 'trak' is not an event type" in err, err
 
