@@ -6,7 +6,6 @@ filters (each entry names a canonical type). Both run in ``gateway check`` and b
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,6 +44,8 @@ def check_event_filter(entries: Any) -> None:
         kind = entry.split(":", 1)[0]
         if kind in EVENT_TYPES:
             continue
+        import difflib  # only for a typo: not on every check's path
+
         close = difflib.get_close_matches(kind, EVENT_TYPES, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ValueProblem(f"events[{i}]", f"{entry!r} is not an event type{hint}; expected one of "

@@ -296,10 +296,9 @@ async function deleteSource() {
 
 // -- traffic: accepted and rejected events per minute per source -------------------------------------
 
-const SVG = "http://www.w3.org/2000/svg";
-
 function svg(tag, attrs) {
-  const node = document.createElementNS(SVG, tag);
+  const template = $("chart-template").content.firstElementChild;
+  const node = tag === "svg" ? template.cloneNode(false) : document.createElementNS(template.namespaceURI, tag);
   for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
   return node;
 }
@@ -307,8 +306,7 @@ function svg(tag, attrs) {
 function chart(name, series, firstMinuteMs, minutes) {
   const width = 600, height = 90, step = width / minutes;
   const peak = Math.max(1, ...series.accepted.map((a, i) => a + series.rejected[i]));
-  const drawing = svg("svg", { viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: "none", role: "img",
-    "aria-label": `${name}: events per minute` });
+  const drawing = svg("svg", { "aria-label": `${name}: events per minute` });
   series.accepted.forEach((accepted, i) => {
     const rejected = series.rejected[i];
     if (!accepted && !rejected) return;
@@ -327,11 +325,12 @@ function chart(name, series, firstMinuteMs, minutes) {
     }
   });
   const total = (list) => list.reduce((a, b) => a + b, 0);
+  const label = (ms) => (minutes > 60 ? when(ms).slice(0, 16) + " UTC" : clock(ms));  // a day spans two dates
   return el("div", { class: "chart", "data-source": name },
     el("h3", { text: `${name} — ${total(series.accepted)} accepted, ${total(series.rejected)} rejected` }),
     drawing,
-    el("div", { class: "axis" }, el("span", { text: clock(firstMinuteMs) }), el("span", { text: `peak ${peak}/min` }),
-      el("span", { text: clock(firstMinuteMs + (minutes - 1) * 60000) })));
+    el("div", { class: "axis" }, el("span", { text: label(firstMinuteMs) }), el("span", { text: `peak ${peak}/min` }),
+      el("span", { text: label(firstMinuteMs + (minutes - 1) * 60000) })));
 }
 
 async function loadTraffic() {
