@@ -32,6 +32,13 @@ def _factory(settings: Mapping[str, Any], ctx: SinkContext) -> WebhookSink:
     return WebhookSink(settings, ctx)
 
 
+def check_settings(settings: Mapping[str, Any]) -> None:
+    """The target must parse as every attempt will parse it (ValueError naming the key otherwise)."""
+    from plugins.webhook_sink.targets import parse_target  # with httpx: only for a webhook to check
+
+    parse_target(settings["target"])
+
+
 @hookimpl
 def register_sinks(register: Callable[[SinkType], None]) -> None:
     register(SinkType(
@@ -42,6 +49,7 @@ def register_sinks(register: Callable[[SinkType], None]) -> None:
                   "retry_for_seconds": RETRY_FOR_SECONDS},
         secret_fields=SECRET_FIELDS,
         description="POSTs batches of events to a URL; retries, dead letters and replays",
+        check=check_settings,
     ))
 
 

@@ -6,7 +6,11 @@ import base64
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
 
 SINK_TYPE = "webhook"
 # A batch's states (here, not beside the tables, so the CLI's --help need not import SQLAlchemy).
@@ -68,6 +72,13 @@ class WebhookSettings:
     # this to False on the webhooks it creates unless the admin asks otherwise.
     allow_private_targets: bool = True
     cloudevents_type_prefix: str = "gateway.event."
+
+    @cached_property
+    def url(self) -> httpx.URL:
+        """The target parsed once (config check and the API made sure it parses)."""
+        from plugins.webhook_sink.targets import parse_target  # httpx: not when the plugin merely loads
+
+        return parse_target(self.target)
 
     @classmethod
     def from_mapping(cls, name: str, settings: Mapping[str, Any]) -> WebhookSettings:
