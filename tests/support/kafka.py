@@ -159,3 +159,4 @@ async def _stop(consumer: Any) -> None:
 
 def consume(broker: Broker, *topics: str, count: int, timeout: float = 30) -> list[Message]:
     return asyncio.run(_consume(broker.bootstrap, list(topics), count, timeout))
+
