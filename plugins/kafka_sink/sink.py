@@ -4,8 +4,9 @@ broker acknowledged every one of them, so the core advances its cursor only then
 from __future__ import annotations
 
 import asyncio
+import random
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gateway import Batch, SinkContext
@@ -30,6 +31,7 @@ class KafkaSink:
         self.context = context
         self.router = Router(settings.topic, settings.key, settings.headers)
         self.producer: Any = None
+        self.partitioner: Any = None
         self.idempotent = False
         self._known_topics: dict[str, float] = {}
 
@@ -42,6 +44,9 @@ class KafkaSink:
             return
         s = self.settings
         self.producer, self.idempotent = await start_producer(s, self.context.config_dir, self.context.logger)
+        from aiokafka.partitioner import DefaultPartitioner  # here: aiokafka is an optional extra
+
+        self.partitioner = DefaultPartitioner()
         self.context.logger.info("sink %r: producing to %s at %s (acks=%s, idempotent: %s)", self.context.name,
                                  s.topic, ",".join(s.bootstrap_servers), s.acks, self.idempotent)
 
@@ -58,18 +63,48 @@ class KafkaSink:
         router = self.router
         topics = [router.topic(e) for e in events]
         await self._check_topics(set(topics))
-        send = self.producer.send
         futures: list[asyncio.Future[Any]] = []
         try:
-            # send() only queues (it waits when the producer's buffer for a partition is full);
-            # the broker's acknowledgements come back through the futures.
-            for event, raw, topic in zip(events, batch.raw, topics, strict=True):
-                futures.append(await send(topic, raw, key=router.key(event), headers=router.header_list(event)))
+            await self._produce(events, batch.raw, topics, futures)
             await asyncio.gather(*futures)
         except BaseException:
             for future in futures:
                 future.add_done_callback(_retrieve)
             raise
+
+    async def _produce(self, events: list[Any], raws: Sequence[bytes], topics: list[str],
+                       futures: list[asyncio.Future[Any]]) -> None:
+        """Fill one record batch per partition and hand each to the producer as it fills.
+
+        Much cheaper than a ``send()`` per event (aiokafka's own per-message path costs about
+        20 us); the partition of a key is what aiokafka's (and Java's) default partitioner picks,
+        so keyed messages land where any other Kafka producer would put them.
+        """
+        producer, router = self.producer, self.router
+        partitions = {t: sorted(await producer.partitions_for(t)) for t in set(topics)}
+        of_key: dict[tuple[str, bytes], int] = {}
+        open_batches: dict[tuple[str, int], Any] = {}
+        for event, raw, topic in zip(events, raws, topics, strict=True):
+            key = router.key(event)
+            if key is None:
+                partition = random.choice(partitions[topic])
+            else:
+                partition = of_key.get((topic, key), -1)
+                if partition < 0:
+                    partition = of_key[(topic, key)] = self.partitioner(key, partitions[topic], None)
+            builder = open_batches.get((topic, partition))
+            if builder is None:
+                builder = open_batches[(topic, partition)] = producer.create_batch()
+            headers = router.header_list(event)
+            if builder.append(key=key, value=raw, timestamp=None, headers=headers) is None:
+                futures.append(await producer.send_batch(builder, topic, partition=partition))
+                builder = open_batches[(topic, partition)] = producer.create_batch()
+                if builder.append(key=key, value=raw, timestamp=None, headers=headers) is None:
+                    raise KafkaSinkError(f"event {event.get('messageId')} ({len(raw)} bytes) is larger than "
+                                         "max_batch_size allows")
+        for (topic, partition), builder in open_batches.items():
+            if builder.record_count():
+                futures.append(await producer.send_batch(builder, topic, partition=partition))
 
     async def _check_topics(self, topics: set[str]) -> None:
         """Refuse a topic the cluster does not have, unless the self-hoster allows auto-creation.

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka.partitioner import murmur2
 
 from tests.kafka_sink.conftest import kafka_sink
 from tests.reliability.support import FILUM_KEY, SEGMENT_KEY, UM_API_KEY, UM_TOKEN, config
@@ -76,6 +77,8 @@ def test_every_dialect_arrives_as_the_logged_json_keyed_per_user_in_order(
     assert len(by_key) == 3 * len(USERS) + 1
     for key, msgs in by_key.items():
         assert len({m.partition for m in msgs}) == 1, f"key {key!r} spread over partitions"
+        # The partition any Kafka producer's default partitioner (murmur2, as Java's) picks for the key.
+        assert key is not None and msgs[0].partition == (murmur2(key) & 0x7FFFFFFF) % 3
         if key is not None and not key.startswith(b"anon"):
             steps = [json.loads(m.value)["properties"]["n"] for m in sorted(msgs, key=lambda m: m.offset)]
             assert steps == list(range(PER_USER)), (key, steps)
