@@ -100,6 +100,8 @@ def test_a_batch_of_ten_thousand_arrives_whole(gateway_factory: Any, broker: Bro
     metrics = gw.get("/metrics").text
     assert 'gateway_sink_delivered_events_total{sink="stream"} 10000.0' in metrics
     assert 'gateway_sink_failures_total{sink="stream"}' not in metrics
+    # enable_idempotence = "auto" on a broker that refuses producer ids: a plain producer, said in the log.
+    assert "producing without idempotence" in gw.stderr()
 
 
 def test_a_topic_template_routes_each_type_to_its_topic(gateway_factory: Any, broker: Broker) -> None:

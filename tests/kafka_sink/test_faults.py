@@ -165,3 +165,13 @@ def test_a_broker_restarted_mid_load_gets_everything_from_then_on(gateway_factor
     got = set(ids_of(consume(broker, topic, count=len(after_stop), timeout=30)))
     assert after_stop <= got, f"{len(after_stop - got)} events acknowledged after the stop never arrived"
     assert got <= set(poster.acked)
+
+
+def test_idempotence_demanded_of_a_broker_without_it_is_a_failure(gateway_factory: Any, broker: Broker,
+                                                                  topic: str) -> None:
+    # Tansu's in-memory build refuses producer ids: "auto" falls back (see test_delivery), true does not.
+    gw = gateway_factory(config(kafka_sink(broker.bootstrap, topic, enable_idempotence=True)))
+    post(gw, 5)
+    wait_until(lambda: failures(gw) >= 2, timeout=30, message="failed attempts in /metrics")
+    assert lag(gw) == 5
+    assert "producing without idempotence" not in gw.stderr()
