@@ -72,7 +72,9 @@ def test_kill_9_mid_batch_then_restart_loses_nothing(gateway_factory: Any, broke
             acked_at_kill = set(load.acked)
         assert killed >= 2, "serve and its workers"
         before = set(ids_of(consume(broker, topic, count=10**9, timeout=2)))
-        gw.start()
+        # Two workers coming up beside a running load on a busy 2-core machine can take a while.
+        gw.start(wait=False)
+        gw.wait_ready(timeout=120)
         floor = load.acked_count() + 500
         wait_until(lambda: load.acked_count() > floor, timeout=60, message="load after the restart")
     finally:
