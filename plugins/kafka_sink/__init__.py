@@ -3,18 +3,28 @@ keyed per user, at least once. Needs ``pip install 'event-gateway[kafka]'``. See
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from gateway import SinkType, hookimpl
+from gateway import SinkContext, SinkType, hookimpl
 from plugins.kafka_sink.settings import SECRET_FIELDS, SINK_TYPE, config_schema
-from plugins.kafka_sink.sink import KafkaSink
+
+if TYPE_CHECKING:
+    from plugins.kafka_sink.sink import KafkaSink
+
+
+def _factory(settings: Mapping[str, Any], context: SinkContext) -> KafkaSink:
+    # imported here: loading the plugin (gateway --help, check) must not pay for asyncio, ssl and the producer
+    from plugins.kafka_sink.sink import KafkaSink
+
+    return KafkaSink.from_settings(settings, context)
 
 
 @hookimpl
 def register_sinks(register: Callable[[SinkType], None]) -> None:
     register(SinkType(
         name=SINK_TYPE,
-        factory=KafkaSink.from_settings,
+        factory=_factory,
         config_schema=config_schema(),
         # Kafka's producer batches by itself; a larger batch per deliver() costs one wait for acks.
         defaults={"batch_max_events": 5000},
