@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from gateway import scaffold
 from gateway.config import Config, ConfigError, load_config
 from gateway.plugins import Hooks, PluginError, load_hooks
 
@@ -61,6 +62,7 @@ def build_parser(hooks: Hooks | None = None) -> argparse.ArgumentParser:
         p.add_argument("--config", default="config.toml", help="path to config.toml (default: %(default)s)")
         p.set_defaults(func=func)
     sub.add_parser("plugins", help="list the loaded plugins").set_defaults(func=cmd_plugins)
+    scaffold.add_command(sub)
     try:
         (hooks or load_hooks()).add_commands(sub)
     except PluginError as exc:

@@ -61,9 +61,11 @@ def stable(event: Mapping[str, Any], *, sent_at: bool = False, client_times: boo
     out["receivedAt"] = RECEIVED
     timestamp = out.get("timestamp")
     assert _is_time(timestamp), f"timestamp missing or not a UTC time in {out}"
-    if timestamp == received:
+    if client_times:  # the client's time corrected for skew: equal to receivedAt only by chance
+        out["timestamp"] = CORRECTED
+    elif timestamp == received:
         out["timestamp"] = RECEIVED
-    elif "sentAt" in out or client_times:
+    elif "sentAt" in out:
         out["timestamp"] = CORRECTED
     message_id = out.get("messageId")
     assert isinstance(message_id, str) and message_id, f"messageId missing in {out}"

@@ -7,7 +7,7 @@ from typing import Any
 from gateway import CanonicalEvent, InvalidEvent, ItemContext
 
 # PostHog's special events and the canonical types they become; every other event is a track.
-TYPES = {"$identify": "identify", "$set": "identify", "$pageview": "page", "$screen": "screen",
+TYPES = {"$identify": "identify", "$set": "identify", "$set_once": "identify", "$pageview": "page", "$screen": "screen",
          "$groupidentify": "group", "$create_alias": "alias"}
 # Properties the mapping moves elsewhere (ids, traits, the library), so they are not kept twice.
 _MOVED = ("distinct_id", "$set", "$set_once", "$lib", "$lib_version", "$group_type", "$group_key",
@@ -57,7 +57,8 @@ def map_event(item: dict[str, Any], ctx: ItemContext) -> list[CanonicalEvent]:
         alias = _text(props.get("alias"))
         if alias is None:
             raise InvalidEvent("properties.alias is required for $create_alias", field="properties.alias")
-        event["previousId"] = alias
+        # The event is sent as the previous id; ``alias`` is the id it becomes (both SDKs).
+        event["previousId"], event["userId"] = distinct_id, alias
     kept = {k: v for k, v in props.items() if k not in _MOVED}
     if kind in ("track", "page", "screen") and kept:
         event["properties"] = kept
