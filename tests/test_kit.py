@@ -124,7 +124,7 @@ def test_a_dialect_without_json_refuses_other_content_types() -> None:
     ({"auth": ("basic",)}, "body_key_fields is set but auth lacks body_write_key"),
     ({"secret_fields": ("token",)}, "secret_fields names 'token', which source_schema does not describe"),
     ({"source_schema": {}}, "no secret fields"),
-    ({"source_schema": {"properties": {"secret": {"type": "string"}, "id": {"type": "string"}},
+    ({"source_schema": {"properties": {"secret": {"type": "string"}, "id": {"type": "integer"}},
                         "required": ["secret", "id"]}}, "give generate_credentials"),
     ({"body_decoders": ("xml",)}, "unknown decoder(s) xml"),
     ({"routes": [DialectRoute("kit")]}, "must start with /"),

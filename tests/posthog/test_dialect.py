@@ -78,8 +78,9 @@ def test_a_missing_wrong_or_second_key_is_refused(gw: Pipeline, body: Any, code:
 def test_posthog_js_bodies_form_base64_form_json_gzip_js_and_plain(gw: Pipeline) -> None:
     events = [js_event("$pageview", title="Home"), js_event("clicked", button="buy")]
     text = json.dumps(events)
+    encoded = quote(base64.b64encode(text.encode()).decode())
     bodies = [
-        ("/e/?compression=base64&ver=1.130.0", FORM, ("data=" + quote(base64.b64encode(text.encode()).decode())).encode()),
+        ("/e/?compression=base64&ver=1.130.0", FORM, ("data=" + encoded).encode()),
         ("/e/?ver=1.130.0", FORM, ("data=" + quote(text)).encode()),
         ("/e/?compression=gzip-js&ver=1.130.0", {"Content-Type": "text/plain"}, gzip.compress(text.encode())),
         ("/e/", {"Content-Type": "application/json"}, text.encode()),
