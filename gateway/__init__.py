@@ -1,6 +1,8 @@
 """A self-hosted analytics event gateway. Plugins start with ``from gateway import hookimpl``."""
 
+from gateway.body import parse_json
 from gateway.canonical import EVENT_TYPES, CanonicalEvent
+from gateway.config import ConfigError, SinkConfig, load_config, validate_sink
 from gateway.dialects import Dialect, DialectRoute, IngestResult, ItemContext, Unpacked
 from gateway.errors import (
     Forbidden,
@@ -11,14 +13,19 @@ from gateway.errors import (
     Unavailable,
 )
 from gateway.hookspecs import hookimpl
+from gateway.responses import json_response
+from gateway.retry import RetryPolicy, parse_retry_after
 from gateway.routes import PluginRoute
 from gateway.sinks import Batch, Sink, SinkContext, SinkType
 from gateway.sources import Source
+from gateway.storage.database import Database
 
 __all__ = [
     "EVENT_TYPES",
     "Batch",
     "CanonicalEvent",
+    "ConfigError",
+    "Database",
     "Dialect",
     "DialectRoute",
     "Forbidden",
@@ -28,7 +35,9 @@ __all__ = [
     "ItemContext",
     "PayloadTooLarge",
     "PluginRoute",
+    "RetryPolicy",
     "Sink",
+    "SinkConfig",
     "SinkContext",
     "SinkType",
     "Source",
@@ -36,4 +45,9 @@ __all__ = [
     "Unavailable",
     "Unpacked",
     "hookimpl",
+    "json_response",
+    "load_config",
+    "parse_json",
+    "parse_retry_after",
+    "validate_sink",
 ]

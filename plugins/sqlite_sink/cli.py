@@ -12,9 +12,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from gateway.canonical import EVENT_TYPES
-from gateway.config import ConfigError, SinkConfig, load_config
-from gateway.storage.database import Database
+from gateway import EVENT_TYPES, ConfigError, Database, SinkConfig, load_config
 from plugins.sqlite_sink.query import EventQuery, newest_events
 from plugins.sqlite_sink.schema import SchemaError, readable_version
 

@@ -15,9 +15,7 @@ from typing import Any
 
 import orjson
 
-from gateway.config import ConfigError, load_config
-from gateway.errors import GatewayError
-from gateway.storage.database import Database
+from gateway import ConfigError, Database, GatewayError, load_config
 from plugins.webhook_sink import store
 from plugins.webhook_sink.views import batch_json, parse_time
 

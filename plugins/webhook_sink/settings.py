@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.canonical import EVENT_TYPES
+from gateway import EVENT_TYPES
 
 SINK_TYPE = "webhook"
 DEFAULT_AUTH_HEADER = "X-MessageSystems-Webhook-Token"

@@ -20,7 +20,7 @@ from sqlalchemy import Column, Float, Index, Integer, LargeBinary, MetaData, Str
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from gateway.storage.database import Database
+from gateway import Database
 
 PENDING, RETRYING, DELIVERED, DEAD = "pending", "retrying", "delivered", "dead"
 WAITING = (PENDING, RETRYING)

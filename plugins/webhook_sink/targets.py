@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from gateway.errors import GatewayError
+from gateway import GatewayError
 
 
 class TargetRefused(GatewayError):
