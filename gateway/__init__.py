@@ -19,6 +19,7 @@ from gateway.routes import PluginRoute
 from gateway.sinks import Batch, Sink, SinkContext, SinkType
 from gateway.sources import Source
 from gateway.storage.database import Database
+from gateway.times import from_epoch_millis, utc_iso
 
 __all__ = [
     "EVENT_TYPES",
@@ -44,10 +45,12 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "Unpacked",
+    "from_epoch_millis",
     "hookimpl",
     "json_response",
     "load_config",
     "parse_json",
     "parse_retry_after",
+    "utc_iso",
     "validate_sink",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -18,9 +20,11 @@ from gateway.admin import admin_routes
 from gateway.admin_auth import admin_only
 from gateway.config import Config
 from gateway.errors import GatewayError
+from gateway.inflight import InflightLimit
 from gateway.ingest import IngestEndpoint
 from gateway.metrics import CONTENT_TYPE
 from gateway.openapi import openapi_route
+from gateway.protocol_errors import install as install_protocol_errors
 from gateway.responses import error_response, json_response
 from gateway.runtime import Gateway
 
@@ -39,6 +43,10 @@ async def ready(request: Request) -> Response:
     except Exception:
         return json_response({"code": "not_ready", "message": "the durable log's database does not answer",
                               "detail": None}, status=503, headers={"Retry-After": "5"})
+    problem = await gateway.durable.can_write()
+    if problem is not None:
+        return json_response({"code": "not_ready", "message": "the durable log cannot write events now",
+                              "detail": problem}, status=503, headers={"Retry-After": "5"})
     return json_response({"status": "ready", "delivery": gateway.is_leader})
 
 
@@ -111,6 +119,14 @@ def create_app(config: Config) -> Starlette:
 
     handlers: dict[Any, Any] = {GatewayError: on_gateway_error, HTTPException: on_http_error,
                                 Exception: on_internal_error}
-    app = Starlette(routes=build_routes(gateway), lifespan=lifespan, exception_handlers=handlers)
+    install_protocol_errors()
+    # A fatal signal (SIGBUS when a mapped SQLite -shm file cannot be backed, SIGSEGV in an
+    # extension) would end the process without a word: say which and where, on stderr.
+    faulthandler.enable(all_threads=True)
+    # Outermost (inside Starlette's error layer): a request refused for its framing or for the bytes
+    # in flight costs nothing further.
+    middleware = [Middleware(InflightLimit, max_bytes=config.server.max_inflight_bytes)]
+    app = Starlette(routes=build_routes(gateway), lifespan=lifespan, exception_handlers=handlers,
+                    middleware=middleware)
     app.state.gateway = gateway
     return app

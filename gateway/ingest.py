@@ -35,7 +35,7 @@ log = logging.getLogger("gateway.ingest")
 EXPLAIN_AT_MOST = 100
 YIELD_EVERY = 1000
 # Answers that may leave part of the request body unread (key refused first, body too big or too slow).
-ANSWERED_BEFORE_BODY = frozenset({401, 408, 413})
+ANSWERED_BEFORE_BODY = frozenset({401, 408, 413, 503})
 
 
 class IngestEndpoint:
@@ -128,8 +128,8 @@ class IngestEndpoint:
             if index % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)  # a huge request must not keep other clients waiting
             try:
-                rows.extend(self._item(item, index, prefix, source, stamp, check_size,
-                                       explain=len(errors) < EXPLAIN_AT_MOST, batch=batch))
+                rows.extend(self._guarded_item(item, index, prefix, source, stamp, check_size,
+                                               explain=len(errors) < EXPLAIN_AT_MOST, batch=batch))
             except InvalidEvent as error:
                 field = _join(prefix, error.field)
                 errors.append(error)
@@ -163,6 +163,25 @@ class IngestEndpoint:
         if raise_after is not None:
             raise raise_after
         return IngestResult(accepted=len(rows), rejected=answers)
+
+    def _guarded_item(self, item: Any, index: int, prefix: str, source: Source, stamp: Stamp,
+                      check_size: bool, explain: bool, batch: Any = None) -> list[dict[str, Any]]:
+        """``_item``, with any failure that is not the client's answer turned into that event's rejection.
+
+        Value decoding raises InvalidEvent naming the field; should a dialect or transform still raise
+        something else for a value it did not foresee, only that event is refused (and the fault
+        logged for the developer), so the other events of the request are kept and an SDK retrying
+        the batch is not stuck on it for ever.
+        """
+        try:
+            return self._item(item, index, prefix, source, stamp, check_size, explain, batch)
+        except GatewayError:
+            raise
+        except Exception:
+            log.exception("dialect %s: event %d of a request from source %r could not be mapped",
+                          self.dialect.name, index, source.name)
+            raise InvalidEvent("event holds a value this gateway cannot represent", code="unmappable_event") \
+                from None
 
     def _item(self, item: Any, index: int, prefix: str, source: Source, stamp: Stamp,
               check_size: bool, explain: bool = True, batch: Any = None) -> list[dict[str, Any]]:
