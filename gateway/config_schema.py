@@ -81,8 +81,13 @@ SINK_DEFAULTS: dict[str, Any] = {"start": "beginning", "batch_max_events": 1000,
 
 
 def merged(common: dict[str, Any], own: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    """A closed object schema: the core's common keys plus a plugin's own, so typos are caught."""
+    """A closed object schema: the core's common keys plus a plugin's own, so typos are caught.
+
+    Other keywords of the plugin's schema (``allOf``, ``if``/``then``: keys that need each other)
+    are kept as they are."""
+    rest = {k: v for k, v in own.items() if k not in ("properties", "required")}
     return {
+        **rest,
         "type": "object",
         "additionalProperties": False,
         "properties": {**common, **own.get("properties", {})},
