@@ -105,8 +105,15 @@ def _add_plugins(sub: Any) -> None:
     sub.add_parser("plugins", help="list the loaded plugins").set_defaults(func=cmd_plugins)
 
 
+def _add_new_dialect(sub: Any) -> None:
+    from gateway import scaffold
+
+    scaffold.add_command(sub)
+
+
 # The core's commands, in the order --help lists them; a new one is one more function here.
-CORE_COMMANDS: tuple[Callable[[Any], None], ...] = (_add_serve, _add_check, _add_rejections, _add_plugins)
+CORE_COMMANDS: tuple[Callable[[Any], None], ...] = (_add_serve, _add_check, _add_rejections, _add_plugins,
+                                                    _add_new_dialect)
 
 
 def build_parser(hooks: Hooks | None = None) -> argparse.ArgumentParser:

@@ -130,7 +130,7 @@ def validate_source(table: Mapping[str, Any], dialects: Mapping[str, Dialect], w
     if dialect is None:
         raise ConfigError(f"{where}: unknown dialect {dialect_name!r}; available: {registered(dialects)}")
     _check(cs.merged(cs.SOURCE_COMMON, dict(dialect.source_schema), ["name", "dialect"]), table, where)
-    refuse_padded_secrets(table, dialect.secret_fields, where)
+    refuse_padded_secrets(table, dialect.secrets, where)
     return source_from_table(table, dialect)
 
 

@@ -9,9 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from gateway.canonical import EVENT_TYPES
-from gateway.cli import add_config_argument
-from gateway.config import ConfigError, SinkConfig, load_config
+from gateway import EVENT_TYPES, ConfigError, SinkConfig, add_config_argument, load_config
 
 if TYPE_CHECKING:
     from plugins.sqlite_sink.query import EventQuery
@@ -113,7 +111,7 @@ def write_json_lines(events: list[dict[str, Any]], out: TextIO) -> None:
 
 
 async def fetch(sink: SinkConfig, config_dir: Path, query: EventQuery) -> list[dict[str, Any]]:
-    from gateway.storage.database import Database
+    from gateway import Database
     from plugins.sqlite_sink.query import newest_events
     from plugins.sqlite_sink.schema import SchemaError, readable_version
 

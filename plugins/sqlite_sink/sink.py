@@ -8,8 +8,7 @@ from typing import Any
 import orjson
 from sqlalchemy.sql.dml import Insert
 
-from gateway.sinks import Batch, SinkContext
-from gateway.storage.database import Database
+from gateway import Batch, Database, SinkContext
 from plugins.sqlite_sink.rows import replace_nul, to_row
 from plugins.sqlite_sink.schema import insert_ignoring_duplicates, prepare
 from plugins.sqlite_sink.settings import CONFIG_SCHEMA

@@ -11,13 +11,11 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from gateway.cli import add_config_argument
-from gateway.config import ConfigError, load_config
-from gateway.errors import GatewayError
+from gateway import ConfigError, GatewayError, add_config_argument, load_config
 from plugins.webhook_sink.settings import STATES
 
 if TYPE_CHECKING:
-    from gateway.storage.database import Database
+    from gateway import Database
 
 
 def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -49,7 +47,7 @@ def _run(args: argparse.Namespace, command: Callable[[argparse.Namespace, Databa
 
     import asyncio
 
-    from gateway.storage.database import Database
+    from gateway import Database
     from plugins.webhook_sink import store
 
     async def main() -> int:

@@ -20,7 +20,7 @@ from sqlalchemy import Column, Float, Index, Integer, LargeBinary, MetaData, Str
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from gateway.storage.database import Database
+from gateway import Database
 from plugins.webhook_sink.settings import DEAD, DELIVERED, PENDING, RETRYING, STATES, WAITING
 
 __all__ = ["DEAD", "DELIVERED", "PENDING", "RETRYING", "STATES", "WAITING"]
