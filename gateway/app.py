@@ -28,6 +28,7 @@ from gateway.metrics import CONTENT_TYPE
 from gateway.openapi import openapi_route
 from gateway.protocol_errors import install as install_protocol_errors
 from gateway.responses import error_response, json_response
+from gateway.routes import slash_forms
 from gateway.runtime import Gateway
 
 log = logging.getLogger("gateway")
@@ -72,6 +73,7 @@ def _closing(request: Request, response: Response) -> Response:
 
 async def on_gateway_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
+    request.app.state.gateway.request_log.refused(request.url.path, None, exc.status, exc.code, exc.message)
     return _closing(request, error_response(exc))
 
 
@@ -81,6 +83,7 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
     message = {404: f"no route {request.url.path}",
                405: f"{request.method} is not allowed on {request.url.path}"}.get(exc.status_code, exc.detail)
     headers = dict(exc.headers) if exc.headers else None
+    request.app.state.gateway.request_log.refused(request.url.path, None, exc.status_code, code, message)
     return _closing(request, error_response(GatewayError(message, status=exc.status_code, code=code,
                                                          headers=headers)))
 
@@ -112,7 +115,26 @@ def build_routes(gateway: Gateway) -> list[BaseRoute]:
         routes.append(Route(plugin_route.path, endpoint, methods=list(plugin_route.methods),
                             name=plugin_route.name))
     routes.append(openapi_route(routes, plugin_routes))
-    return routes
+    return routes + slash_twins(routes)
+
+
+def slash_twins(routes: list[BaseRoute]) -> list[BaseRoute]:
+    """The other trailing-slash form of each route not registered in both already, served by the same
+    endpoint: ``POST /v1/track/`` is answered, not redirected (clients drop the body on a 307).
+    Listed after the OpenAPI document is built, which names each route once."""
+    taken = {(r.path, m) for r in routes if isinstance(r, Route) for m in (r.methods or ())}
+    twins: list[BaseRoute] = []
+    for route in routes:
+        if not isinstance(route, Route):
+            continue
+        endpoint = route.endpoint
+        forms = endpoint.route.paths if isinstance(endpoint, IngestEndpoint) else slash_forms(route.path)
+        for path in forms:
+            methods = [m for m in (route.methods or ()) if (path, m) not in taken]
+            if path != route.path and methods:
+                taken.update((path, m) for m in methods)
+                twins.append(Route(path, endpoint, methods=methods))
+    return twins
 
 
 async def status(request: Request) -> Response:
@@ -146,5 +168,6 @@ def create_app(config: Config) -> Starlette:
     middleware = [Middleware(InflightLimit, max_bytes=config.server.max_inflight_bytes)]
     app = Starlette(routes=build_routes(gateway), lifespan=lifespan, exception_handlers=handlers,
                     middleware=middleware)
+    app.router.redirect_slashes = False  # every route is served in both forms; an unknown path is a 404
     app.state.gateway = gateway
     return app

@@ -12,19 +12,19 @@ import binascii
 import hashlib
 import hmac
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from gateway.errors import Unauthorized
 from gateway.sources import Source
 
-HEADER_STYLES = ("basic", "bearer", "query_token")
-_HOW = {
-    "basic": "as the HTTP Basic user name",
-    "bearer": "as Authorization: Bearer <key>",
-    "query_token": "as the token query parameter",
-    "body_write_key": "as {field} in the JSON body",
-}
+if TYPE_CHECKING:
+    from gateway.dialects import Dialect, DialectRoute
+
+STYLES = ("basic", "bearer", "header", "query_token", "body_write_key")
+HEADER_STYLES = ("basic", "bearer", "header", "query_token")
 _ABSENT = hashlib.sha256(b"").digest()
 
 
@@ -32,30 +32,106 @@ def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
 
 
-def presented_key(style: str, authorization: str | None, query_string: bytes) -> str | None:
-    """The key a request presents in one header style, or None when it presents none that way."""
-    if style == "query_token":
-        if not query_string:
-            return None
-        values = parse_qs(query_string.decode("latin-1")).get("token")
-        return values[0] if values else None
-    if not authorization:
+@dataclass(frozen=True)
+class KeyLocations:
+    """Where a route's clients put their key: the auth styles, in order, and their places.
+
+    ``body_fields`` are dotted paths (``api_key``, ``properties.token``); a path that meets an array
+    goes on into each element, so ``batch.properties.token`` reads every batch item's.
+    """
+
+    styles: tuple[str, ...]
+    query_params: tuple[str, ...] = ("token",)
+    header: str | None = None
+    body_fields: tuple[str, ...] = ()
+
+    @property
+    def header_styles(self) -> tuple[str, ...]:
+        return tuple(s for s in self.styles if s in HEADER_STYLES)
+
+    @property
+    def in_body(self) -> bool:
+        return "body_write_key" in self.styles
+
+    def how_to_send(self) -> str:
+        how = {
+            "basic": "as the HTTP Basic user name (or password)",
+            "bearer": "as Authorization: Bearer <key>",
+            "header": f"in the {self.header} header",
+            "query_token": " or ".join(f"as the {p} query parameter" for p in self.query_params),
+            "body_write_key": " or ".join(f"as {f} in the body" for f in self.body_fields),
+        }
+        return " or ".join(how[s] for s in self.styles)
+
+    def header_key(self, headers: Mapping[bytes, bytes], query_string: bytes) -> str | None:
+        """The key the request's headers or query string present, by the first style that finds one."""
+        authorization = headers.get(b"authorization", b"").decode("latin-1") or None
+        for style in self.header_styles:
+            key = self._presented(style, authorization, headers, query_string)
+            if key:
+                return key
         return None
-    scheme, _, value = authorization.strip().partition(" ")
-    if style == "bearer" and scheme.lower() == "bearer":
-        return value.strip() or None
-    if style == "basic" and scheme.lower() == "basic":
-        try:
-            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            raise Unauthorized("the Authorization header is not valid HTTP Basic credentials") from None
-        user, _, _password = decoded.partition(":")
-        return user or None
-    return None
+
+    def _presented(self, style: str, authorization: str | None, headers: Mapping[bytes, bytes],
+                   query_string: bytes) -> str | None:
+        if style == "query_token":
+            if not query_string:
+                return None
+            query = parse_qs(query_string.decode("latin-1"))
+            for name in self.query_params:
+                values = query.get(name)
+                if values and values[0]:
+                    return values[0]
+            return None
+        if style == "header":
+            assert self.header is not None
+            value = headers.get(self.header.lower().encode("latin-1"), b"").decode("latin-1").strip()
+            return value or None
+        if not authorization:
+            return None
+        scheme, _, value = authorization.strip().partition(" ")
+        if style == "bearer" and scheme.lower() == "bearer":
+            return value.strip() or None
+        if style == "basic" and scheme.lower() == "basic":
+            try:
+                decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                raise Unauthorized("the Authorization header is not valid HTTP Basic credentials") from None
+            user, _, password = decoded.partition(":")
+            # The key belongs in the user name (Segment's convention); a key sent as the password alone,
+            # a common slip, is taken as well rather than refused as "missing".
+            return user or password or None
+        return None
+
+    def body_key(self, body: Any) -> str | None:
+        """Take the key out of a parsed body: every declared path is removed (so no copy of a key is
+        stored), and all the values found must be one and the same key."""
+        found: list[Any] = []
+        for path in self.body_fields:
+            _pop_path(body, path.split("."), found)
+        if not found:
+            return None
+        first = found[0]
+        if not isinstance(first, str) or any(value != first for value in found):
+            raise Unauthorized("the body carries more than one key, or a key that is not a string",
+                               code="invalid_key")
+        return first
 
 
-def how_to_send(styles: Sequence[str], body_field: str | None) -> str:
-    return " or ".join(_HOW[s].format(field=body_field or "writeKey") for s in styles)
+def _pop_path(node: Any, parts: list[str], found: list[Any]) -> None:
+    # Iterative over arrays, recursive only along the (short, declared) path.
+    if isinstance(node, list):
+        for element in node:
+            _pop_path(element, parts, found)
+        return
+    if not isinstance(node, dict) or parts[0] not in node:
+        return
+    if len(parts) == 1:
+        value = node.pop(parts[0])
+        if value is not None:
+            found.append(value)
+        return
+    _pop_path(node[parts[0]], parts[1:], found)
 
 
 class AuthService:
@@ -82,12 +158,18 @@ class AuthService:
             return None
         return source if source.dialect == dialect else None
 
-    def authenticate(self, dialect: str, key: str | None, styles: Sequence[str],
-                     body_field: str | None) -> Source:
+    def authenticate(self, dialect: str, key: str | None, where: KeyLocations) -> Source:
         if not key:
-            raise Unauthorized(f"missing key: send your source's key {how_to_send(styles, body_field)}",
+            raise Unauthorized(f"missing key: send your source's key {where.how_to_send()}",
                                code="missing_key")
         source = self.lookup(dialect, key)
         if source is None:
             raise Unauthorized("unknown key: no source of this endpoint has it", code="invalid_key")
         return source
+
+
+def key_locations(dialect: Dialect, route: DialectRoute | None = None) -> KeyLocations:
+    """Where ``dialect``'s clients put their key on ``route`` (a route may name its own query parameters)."""
+    params = route.query_key_params if route is not None and route.query_key_params else dialect.query_key_params
+    return KeyLocations(styles=tuple(dialect.auth), query_params=tuple(params), header=dialect.key_header,
+                        body_fields=tuple(dialect.body_key_fields))

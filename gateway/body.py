@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from starlette.types import Receive
 
 from gateway.bigints import refuse_big_integers
 from gateway.errors import GatewayError, PayloadTooLarge
+
+if TYPE_CHECKING:
+    from starlette.types import Receive
 
 
 class ClientGone(Exception):

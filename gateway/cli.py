@@ -1,28 +1,49 @@
-"""The ``gateway`` command: serve, check, plugins, and whatever plugins add."""
+"""The ``gateway`` command: serve, check, plugins, rejections, and whatever plugins add.
+
+Start-up is kept short (``gateway --help`` and ``check`` well under a second): every heavy module
+is imported inside the command that needs it, never at the top of this file.
+"""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from gateway.config import Config, ConfigError, load_config
-from gateway.plugins import Hooks, PluginError, load_hooks
+if TYPE_CHECKING:
+    from gateway.config import Config
+    from gateway.plugins import Hooks
+
+DEFAULT_CONFIG = "config.toml"
+
+
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
+    """The one ``--config`` every command takes, with the same default (plugins' commands use it too)."""
+    parser.add_argument("--config", default=DEFAULT_CONFIG, help="path to config.toml (default: %(default)s)")
 
 
 def _load(args: argparse.Namespace) -> Config:
+    from gateway.config import load_config
+
     return load_config(args.config)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from gateway import logs
     from gateway.server import run, run_worker
 
+    logs.setup(args.log_format)
     config = _load(args)
     if args.worker:
-        run_worker(config, args.role, args.fd)
+        run_worker(config, args.role, args.fd, announce=args.announce)
         return 0
-    return run(config, args.role)
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    if overrides:
+        config = dataclasses.replace(config, server=dataclasses.replace(config.server, **overrides))
+    return run(config, args.role, args.log_format)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -32,26 +53,23 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from gateway.banner import summary
+
     config = _load(args)
     assert config.hooks is not None
-    dialects = config.hooks.dialects()
+    server = config.server
     print(f"config: {config.path}")
-    print(f"server: http://{config.server.host}:{config.server.port} ({config.server.workers} worker(s))")
-    print(f"storage: {config.storage.url}")
-    print(f"admin API: {'on' if config.admin_key else 'off (no [admin] api_key)'}")
+    print(f"server: http://{server.host}:{server.port} ({server.workers} worker(s))")
     print(f"plugins: {', '.join(config.hooks.plugin_names())}")
-    for source in config.sources:
-        paths = ", ".join(r.path for r in dialects[source.dialect].routes)
-        print(f"source {source.name!r}: dialect {source.dialect} ({paths})")
-    for sink in config.sinks:
-        s = sink.settings
-        print(f"sink {sink.name!r}: type {sink.type}, batches of {s['batch_max_events']} events or "
-              f"{s['batch_max_seconds']}s, starting at the {s['start']}")
+    for line in summary(config, server.host, server.port):
+        print(line)
     print("ok")
     return 0
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
+    from gateway.plugins import load_hooks
+
     hooks = load_hooks()
     for name in hooks.plugin_names():
         print(name)
@@ -60,23 +78,71 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rejections(args: argparse.Namespace) -> int:
+    from gateway.rejections_cli import run
+
+    return run(args, _load(args))
+
+
+def _add_serve(sub: Any) -> None:
+    p = sub.add_parser("serve", help="serve the gateway")
+    add_config_argument(p)
+    p.add_argument("--host", help="address to listen on (default: [server] host)")
+    p.add_argument("--port", type=int, help="port to listen on (default: [server] port)")
+    p.add_argument("--log-format", choices=("text", "json"), default="text",
+                   help="the log on standard error: plain lines or one JSON object per line (default: text)")
+    p.add_argument("--role", choices=("all", "ingest", "delivery"), default="all",
+                   help="run ingest workers, delivery workers, or both (default: %(default)s)")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # a supervised worker
+    p.add_argument("--fd", type=int, default=None, help=argparse.SUPPRESS)  # its listening socket
+    p.add_argument("--announce", action="store_true", help=argparse.SUPPRESS)  # it prints the banner
+    p.set_defaults(func=cmd_serve)
+
+
+def _add_check(sub: Any) -> None:
+    p = sub.add_parser("check", help="validate the config and show what would run")
+    add_config_argument(p)
+    p.set_defaults(func=cmd_check)
+
+
+def _add_status(sub: Any) -> None:
+    p = sub.add_parser("status", help="delivery processes, their leases, lag per sink")
+    add_config_argument(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_status)
+
+
+def _add_rejections(sub: Any) -> None:
+    p = sub.add_parser("rejections", help="recent refused events, newest first, with their reasons")
+    add_config_argument(p)
+    p.add_argument("--source", help="only this source's rejections")
+    p.add_argument("--limit", type=int, default=20, help="how many (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line, with the payload")
+    p.set_defaults(func=cmd_rejections)
+
+
+def _add_plugins(sub: Any) -> None:
+    sub.add_parser("plugins", help="list the loaded plugins").set_defaults(func=cmd_plugins)
+
+
+def _add_new_dialect(sub: Any) -> None:
+    from gateway import scaffold
+
+    scaffold.add_command(sub)
+
+
+# The core's commands, in the order --help lists them; a new one is one more function here.
+CORE_COMMANDS: tuple[Callable[[Any], None], ...] = (_add_serve, _add_check, _add_status, _add_rejections,
+                                                    _add_plugins, _add_new_dialect)
+
+
 def build_parser(hooks: Hooks | None = None) -> argparse.ArgumentParser:
+    from gateway.plugins import PluginError, load_hooks
+
     parser = argparse.ArgumentParser(prog="gateway", description="A self-hosted analytics event gateway.")
     sub = parser.add_subparsers(dest="command", required=True)
-    commands = {}
-    for name, func, help_text in (("serve", cmd_serve, "serve the gateway"),
-                                  ("check", cmd_check, "validate the config and show what would run"),
-                                  ("status", cmd_status, "delivery processes, their leases, lag per sink")):
-        p = commands[name] = sub.add_parser(name, help=help_text)
-        p.add_argument("--config", default="config.toml", help="path to config.toml (default: %(default)s)")
-        p.set_defaults(func=func)
-    serve = commands["serve"]
-    serve.add_argument("--role", choices=("all", "ingest", "delivery"), default="all",
-                       help="run ingest workers, delivery workers, or both (default: %(default)s)")
-    serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # a supervised worker
-    serve.add_argument("--fd", type=int, default=None, help=argparse.SUPPRESS)  # its listening socket
-    commands["status"].add_argument("--json", action="store_true", help="print JSON")
-    sub.add_parser("plugins", help="list the loaded plugins").set_defaults(func=cmd_plugins)
+    for add in CORE_COMMANDS:
+        add(sub)
     try:
         (hooks or load_hooks()).add_commands(sub)
     except PluginError as exc:
@@ -85,11 +151,17 @@ def build_parser(hooks: Hooks | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, hooks: Hooks | None = None) -> int:
+    import logging
+
+    from gateway.config import ConfigError
+    from gateway.plugins import PluginError
+    from gateway.startup import StartupError
+
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser(hooks).parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, PluginError) as exc:
+    except (ConfigError, PluginError, StartupError) as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2

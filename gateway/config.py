@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gateway import config_schema as cs
+from gateway.config_checks import ValueProblem, check_database_url, check_sink_table
 from gateway.plugins import registered
 from gateway.sources import Source
-from gateway.validation import CompiledSchema
+from gateway.validation import config_errors
 
 if TYPE_CHECKING:
     from gateway.dialects import Dialect
@@ -109,7 +110,7 @@ def expand_env(value: Any, where: str, environ: Mapping[str, str]) -> Any:
 
 
 def _check(schema: Mapping[str, Any], data: Any, where: str) -> None:
-    errors = CompiledSchema(schema).all_errors(data)
+    errors = config_errors(schema, data)
     if errors:
         raise ConfigError(f"{where}: {errors[0].message}")
 
@@ -140,7 +141,7 @@ def validate_source(table: Mapping[str, Any], dialects: Mapping[str, Dialect], w
     if dialect is None:
         raise ConfigError(f"{where}: unknown dialect {dialect_name!r}; available: {registered(dialects)}")
     _check(cs.merged(cs.SOURCE_COMMON, dict(dialect.source_schema), ["name", "dialect"]), table, where)
-    refuse_padded_secrets(table, dialect.secret_fields, where)
+    refuse_padded_secrets(table, dialect.secrets, where)
     return source_from_table(table, dialect)
 
 
@@ -169,6 +170,10 @@ def validate_sink(table: Mapping[str, Any], sink_types: Mapping[str, SinkType], 
             sink_type.check(table)
         except ValueError as exc:
             raise ConfigError(f"{where}: {exc}") from None
+    try:
+        check_sink_table(table, sink_type.config_schema)
+    except ValueProblem as exc:
+        raise ConfigError(f"{where}: {exc}") from None
     settings = {**cs.SINK_DEFAULTS, **sink_type.defaults, **table}
     return SinkConfig(name=table["name"], type=type_name, settings=settings, origin=origin)
 
@@ -195,6 +200,10 @@ def parse_config(data: dict[str, Any], path: Path, hooks: Hooks) -> Config:
                           ("delivery", cs.DELIVERY)):
         _check(schema, data.get(table, {}), f"{file}: [{table}]")
     refuse_padded_secrets(data.get("admin", {}), ("api_key",), f"{file}: [admin]")
+    try:
+        check_database_url("url", data.get("storage", {}).get("url"))
+    except ValueProblem as exc:
+        raise ConfigError(f"{file}: [storage] {exc}") from None
     dialects, sink_types = hooks.dialects(), hooks.sink_types()
     sources = [validate_source(t, dialects, f"{file}: {_table_label('sources', i, t)}")
                for i, t in enumerate(data.get("sources", []))]
@@ -229,7 +238,10 @@ def read_toml(path: Path, environ: Mapping[str, str] | None = None) -> dict[str,
         raise ConfigError(f"{path}: no such file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    data: dict[str, Any] = expand_env(raw, "", os.environ if environ is None else environ)
+    try:
+        data: dict[str, Any] = expand_env(raw, "", os.environ if environ is None else environ)
+    except ConfigError as exc:  # like every other config error: the file first, then the table and key
+        raise ConfigError(f"{path}: {exc}") from None
     return data
 
 

@@ -20,6 +20,15 @@ class DialectRoute:
     kind: str | None = None
     methods: tuple[str, ...] = ("POST",)
     summary: str = ""
+    # The query parameters the ``query_token`` style reads on this route; None: the dialect's.
+    query_key_params: tuple[str, ...] | None = None
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Where the route is served: its path with and without a trailing slash (no redirect)."""
+        from gateway.routes import slash_forms
+
+        return slash_forms(self.path)
 
 
 class Unpacked(NamedTuple):
@@ -32,6 +41,10 @@ class Unpacked(NamedTuple):
     items: list[Any]
     many: bool
     path: str = ""
+    # Fields the whole request shares (``sentAt``, a shared ``context``), handed to ``map`` as
+    # ``ItemContext.batch``. None: the core takes the body's other top-level fields when the items
+    # sit under ``path`` in an object, else nothing.
+    batch: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,16 @@ class ItemContext:
     source: Source
     route: DialectRoute
     index: int
+    batch: Mapping[str, Any] = field(default_factory=dict)
+
+
+def batch_fields(body: Any, unpacked: Unpacked) -> Mapping[str, Any]:
+    """What ``ItemContext.batch`` holds for the items of ``body`` (see ``Unpacked.batch``)."""
+    if unpacked.batch is not None:
+        return unpacked.batch
+    if unpacked.many and unpacked.path and isinstance(body, dict):
+        return {k: v for k, v in body.items() if k != unpacked.path}
+    return {}
 
 
 @dataclass(frozen=True)
@@ -61,17 +84,21 @@ def _same_error(body: dict[str, Any], error: GatewayError) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Dialect:
-    """A vendor's HTTP format.
+    """A vendor's HTTP format. Every field is documented, with its default, in docs/plugins.md.
 
-    - ``auth``: names of core auth styles, tried in order (``basic``, ``bearer``, ``query_token``,
-      ``body_write_key``). Every style matches the strings ``credentials(source_config)`` returns.
+    - ``auth``: names of core auth styles, tried in order (``basic``, ``bearer``, ``header``,
+      ``query_token``, ``body_write_key``). Every style matches the strings ``credentials(settings)``
+      returns; ``key_header``, ``query_key_params`` and ``body_key_fields`` say where the last three look.
     - ``source_schema``: JSON Schema ``properties`` (and ``required``) of the dialect's own keys in a
       ``[[sources]]`` table; the core adds its common keys.
     - ``item_schema``: JSON Schema of one event as sent; compiled once at start-up.
+    - ``body_decoders``: names of core body decoders (``json``, ``form_data``, ``gzip_query``).
     - ``unpack(body, route)``: split a parsed body into items; raise ``GatewayError`` for a bad envelope.
     - ``map(item, ctx)``: a pure function from one valid item to canonical events; raise
       ``InvalidEvent`` for an item-level problem, ``GatewayError`` to refuse the whole request.
     - ``ok_body`` / ``error_body``: adjust the core's JSON answers to what the vendor's SDKs read.
+
+    The core checks the declaration when it is registered (``gateway.dialect_checks``).
     """
 
     name: str
@@ -83,10 +110,23 @@ class Dialect:
     credentials: Callable[[Mapping[str, Any]], list[str]]
     source_schema: Mapping[str, Any] = field(default_factory=dict)
     generate_credentials: Callable[[], dict[str, str]] | None = None
-    secret_fields: tuple[str, ...] = ("write_key",)
-    body_key_field: str | None = None
+    # None: the required string keys of ``source_schema`` (a key is never shown in full by default).
+    secret_fields: tuple[str, ...] | None = None
+    body_key_fields: tuple[str, ...] = ()
+    query_key_params: tuple[str, ...] = ("token",)
+    key_header: str | None = None
+    body_decoders: tuple[str, ...] = ("json",)
     max_event_bytes: int = 32 * 1024
     max_request_bytes: int = 4 * 1024 * 1024
     ok_body: Callable[[dict[str, Any], IngestResult], dict[str, Any]] = _same_ok
     error_body: Callable[[dict[str, Any], GatewayError], dict[str, Any]] = _same_error
     description: str = ""
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The source keys shown only as their last characters: ``secret_fields`` or its default."""
+        if self.secret_fields is not None:
+            return tuple(self.secret_fields)
+        properties = self.source_schema.get("properties", {})
+        return tuple(k for k in self.source_schema.get("required", ())
+                     if properties.get(k, {}).get("type") == "string")

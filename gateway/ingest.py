@@ -15,9 +15,10 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from gateway import auth
-from gateway.body import ClientGone, decode, parse_json, read_body
+from gateway.body import ClientGone, decode, read_body
 from gateway.clientip import client_ip
-from gateway.dialects import Dialect, DialectRoute, IngestResult, ItemContext
+from gateway.decoders import BodyDecoder
+from gateway.dialects import Dialect, DialectRoute, IngestResult, ItemContext, batch_fields
 from gateway.enrich import Stamp, enrich
 from gateway.errors import GatewayError, InvalidEvent, PayloadTooLarge
 from gateway.responses import send_json
@@ -35,6 +36,7 @@ EXPLAIN_AT_MOST = 100
 YIELD_EVERY = 1000
 # Answers that may leave part of the request body unread (key refused first, body too big or too slow).
 ANSWERED_BEFORE_BODY = frozenset({401, 408, 413, 503})
+SOURCE_KEY = "gateway.source"  # the request's source, once known, for the request log
 
 
 class IngestEndpoint:
@@ -43,8 +45,11 @@ class IngestEndpoint:
         self.dialect = dialect
         self.route = route
         self.schema = CompiledSchema(dialect.item_schema)
-        self.header_styles = tuple(s for s in dialect.auth if s in auth.HEADER_STYLES)
-        self.body_auth = "body_write_key" in dialect.auth
+        self.keys = auth.key_locations(dialect, route)
+        self.decode_body = BodyDecoder(dialect.body_decoders)
+        self.wanted_headers = frozenset({b"authorization", b"content-encoding", b"content-length",
+                                         b"content-type", b"x-forwarded-for",
+                                         *([dialect.key_header.lower().encode()] if dialect.key_header else [])})
         self.metric_route = route.path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -57,28 +62,24 @@ class IngestEndpoint:
                 # keeps a client from sending its next request into a connection about to close.
                 headers = {**headers, "Connection": "close"}
             body = orjson.dumps(self.dialect.error_body(error.body(), error))
+            self.gateway.request_log.refused(self.route.path, scope.get(SOURCE_KEY), status, error.code, error.message)
         except ClientGone:
             return
         await send_json(send, status, body, headers)
         self.gateway.metrics.request(self.metric_route, status)
 
     def _headers(self, scope: Scope) -> dict[bytes, bytes]:
-        wanted = (b"authorization", b"content-encoding", b"content-length", b"x-forwarded-for")
+        wanted = self.wanted_headers
         return {k: v for k, v in scope["headers"] if k in wanted}
 
     async def _handle(self, scope: Scope, receive: Receive) -> bytes:
         gateway = self.gateway
         headers = self._headers(scope)
-        authorization = headers.get(b"authorization", b"").decode("latin-1") or None
-        source: Source | None = None
-        for style in self.header_styles:
-            key = auth.presented_key(style, authorization, scope.get("query_string", b""))
-            if key:
-                source = gateway.auth.authenticate(self.dialect.name, key, self.dialect.auth,
-                                                   self.dialect.body_key_field)
-                break
-        if source is None and not self.body_auth:
-            gateway.auth.authenticate(self.dialect.name, None, self.dialect.auth, self.dialect.body_key_field)
+        query_string = scope.get("query_string", b"")
+        key = self.keys.header_key(headers, query_string)
+        source: Source | None = gateway.auth.authenticate(self.dialect.name, key, self.keys) if key else None
+        if source is None and not self.keys.in_body:
+            gateway.auth.authenticate(self.dialect.name, None, self.keys)
         limit = source.max_request_bytes if source else gateway.request_limit(self.dialect.name)
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
@@ -87,15 +88,17 @@ class IngestEndpoint:
         data = await read_body(receive, limit, gateway.config.server.body_timeout_seconds)
         encoding = headers.get(b"content-encoding")
         data = decode(data, encoding.decode("latin-1") if encoding else None, limit)
-        payload = parse_json(data)
-        field = self.dialect.body_key_field
-        body_key = payload.pop(field, None) if field and isinstance(payload, dict) else None
+        content_type = headers.get(b"content-type")
+        payload = self.decode_body(data, content_type.decode("latin-1") if content_type else None,
+                                   query_string, limit)
+        # Taken out of the body even when a header authenticated: a key is never stored.
+        body_key = self.keys.body_key(payload) if self.keys.body_fields else None
         if source is None:
-            source = gateway.auth.authenticate(self.dialect.name, body_key if isinstance(body_key, str) else None,
-                                               self.dialect.auth, field)
+            source = gateway.auth.authenticate(self.dialect.name, body_key, self.keys)
         if len(data) > source.max_request_bytes:
             raise PayloadTooLarge(f"request body exceeds the limit of {source.max_request_bytes} bytes",
                                   detail={"limit": "max_request_bytes", "max_bytes": source.max_request_bytes})
+        scope[SOURCE_KEY] = source.name
         gateway.limiter.check(source)
         peer = scope.get("client")
         forwarded = headers.get(b"x-forwarded-for")
@@ -113,6 +116,7 @@ class IngestEndpoint:
 
     async def _ingest(self, payload: Any, source: Source, stamp: Stamp, body_size: int) -> IngestResult:
         unpacked = self.dialect.unpack(payload, self.route)
+        batch = batch_fields(payload, unpacked)
         rows: list[dict[str, Any]] = []
         rejections: list[dict[str, Any]] = []
         answers: list[dict[str, Any]] = []
@@ -128,7 +132,7 @@ class IngestEndpoint:
                 await asyncio.sleep(0)  # a huge request must not keep other clients waiting
             try:
                 rows.extend(self._guarded_item(item, index, prefix, source, stamp, check_size,
-                                               explain=len(errors) < EXPLAIN_AT_MOST))
+                                               explain=len(errors) < EXPLAIN_AT_MOST, batch=batch))
             except InvalidEvent as error:
                 field = _join(prefix, error.field)
                 errors.append(error)
@@ -142,8 +146,10 @@ class IngestEndpoint:
         if errors and (not unpacked.many or not rows or source.batch_mode == "atomic"):
             first = errors[0]
             if unpacked.many:
-                first = InvalidEvent(f"{len(errors)} of {len(unpacked.items)} events are invalid; "
-                                     f"first: {answers[0]['field'] or ''} {first.message}".replace("  ", " "),
+                where = f"{unpacked.path}[{answers[0]['index']}]"
+                verb = "is" if len(errors) == 1 else "are"
+                first = InvalidEvent(f"{len(errors)} of {len(unpacked.items)} events {verb} invalid; "
+                                     f"the first, {where}: {first.message}",
                                      code=first.code if len({e.code for e in errors}) == 1 else "invalid_events")
                 first.detail = {"rejected": answers}
                 if all(e.status == 413 for e in errors):
@@ -161,10 +167,14 @@ class IngestEndpoint:
             gateway.metrics.rejected.labels(source.name).inc(len(rejections))
         if raise_after is not None:
             raise raise_after
+        if rejections:
+            gateway.request_log.rejected_items(self.route.path, source.name, len(rejections), len(unpacked.items),
+                                               errors[0].code if len({e.code for e in errors}) == 1
+                                               else "invalid_events")
         return IngestResult(accepted=len(rows), rejected=answers)
 
     def _guarded_item(self, item: Any, index: int, prefix: str, source: Source, stamp: Stamp,
-                      check_size: bool, explain: bool) -> list[dict[str, Any]]:
+                      check_size: bool, explain: bool, batch: Any = None) -> list[dict[str, Any]]:
         """``_item``, with any failure that is not the client's answer turned into that event's rejection.
 
         Value decoding raises InvalidEvent naming the field; should a dialect or transform still raise
@@ -173,7 +183,7 @@ class IngestEndpoint:
         the batch is not stuck on it for ever.
         """
         try:
-            return self._item(item, index, prefix, source, stamp, check_size, explain)
+            return self._item(item, index, prefix, source, stamp, check_size, explain, batch)
         except GatewayError:
             raise
         except Exception:
@@ -183,7 +193,7 @@ class IngestEndpoint:
                 from None
 
     def _item(self, item: Any, index: int, prefix: str, source: Source, stamp: Stamp,
-              check_size: bool, explain: bool = True) -> list[dict[str, Any]]:
+              check_size: bool, explain: bool = True, batch: Any = None) -> list[dict[str, Any]]:
         try:
             # Kept beside each event (what the client sent, for the admin events view) and sized here.
             raw = orjson.dumps(item)
@@ -197,7 +207,7 @@ class IngestEndpoint:
         problem = self.schema.check(item, explain=explain)
         if problem is not None:
             raise InvalidEvent(problem.message, field=problem.field)
-        context = ItemContext(source=source, route=self.route, index=index)
+        context = ItemContext(source=source, route=self.route, index=index, batch=batch or {})
         rows = []
         transform = self.gateway.transform
         for event in self.dialect.map(item, context):

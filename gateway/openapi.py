@@ -78,7 +78,8 @@ class Builder:
     # -- ingestion -----------------------------------------------------------------------------
     def ingest(self, dialect: Dialect, route: DialectRoute) -> dict[str, Any]:
         item = self.item_schema(dialect)
-        key_field = dialect.body_key_field if "body_write_key" in dialect.auth else None
+        top_level = [f for f in dialect.body_key_fields if "." not in f]
+        key_field = top_level[0] if top_level and "body_write_key" in dialect.auth else None
         forms = [self._form(dialect, item, form, key_field) for form in _envelopes(dialect, route)]
         body: Schema = forms[0] if len(forms) == 1 else {"oneOf": forms}
         security: list[dict[str, list[str]]] = [{s: []} for s in dialect.auth if s in SECURITY_SCHEMES]

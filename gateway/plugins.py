@@ -21,6 +21,7 @@ import pluggy
 
 from gateway import hookspecs
 from gateway.canonical import CanonicalEvent
+from gateway.dialect_checks import dialect_problems
 from gateway.dialects import Dialect
 from gateway.routes import PluginRoute
 from gateway.sinks import SinkType
@@ -106,7 +107,12 @@ class Hooks:
         return found
 
     def dialects(self) -> dict[str, Dialect]:
-        return self._collect(self.pm.hook.register_dialects, Dialect, lambda d: d.name, "dialect")
+        found = self._collect(self.pm.hook.register_dialects, Dialect, lambda d: d.name, "dialect")
+        for dialect in found.values():
+            problems = dialect_problems(dialect)
+            if problems:
+                raise PluginError(f"dialect {dialect.name!r} is declared inconsistently: {'; '.join(problems)}")
+        return found
 
     def sink_types(self) -> dict[str, SinkType]:
         return self._collect(self.pm.hook.register_sinks, SinkType, lambda s: s.name, "sink")

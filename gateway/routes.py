@@ -22,3 +22,9 @@ class PluginRoute:
     admin: bool = True
     name: str | None = None
     summary: str = ""
+
+
+def slash_forms(path: str) -> tuple[str, ...]:
+    """A path and its other trailing-slash form: the gateway serves both, and never answers 307."""
+    bare = path.rstrip("/")
+    return (bare, bare + "/") if bare else ("/",)

@@ -21,6 +21,7 @@ from gateway.delivery.leases import LeaseStore
 from gateway.delivery.view import DeliveryView
 from gateway.limits import RateLimiter
 from gateway.metrics import Metrics
+from gateway.request_log import RequestLog
 from gateway.sink_catalog import SinkCatalog
 from gateway.sinks import Sink
 from gateway.sources import Source
@@ -40,6 +41,7 @@ class Gateway:
         self.dialects = self.hooks.dialects()
         self.sink_types = self.hooks.sink_types()
         self.metrics = Metrics()
+        self.request_log = RequestLog()
         self.auth = AuthService()
         self.limiter = RateLimiter()
         self.trusted_proxies = parse_networks(config.server.trusted_proxies)

@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 
+from gateway import startup
 from gateway.config import Config
 
 log = logging.getLogger("gateway")
@@ -30,9 +30,11 @@ class Child:
     index: int
     args: list[str]
     pass_fds: tuple[int, ...] = ()
+    first_args: tuple[str, ...] = ()  # added on the first start only (the banner's --announce)
     process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     restarts: int = 0
+    ever_restarted: bool = False
     next_start: float = 0.0
     label: str = field(init=False)
 
@@ -40,34 +42,31 @@ class Child:
         self.label = f"{self.role} worker {self.index}"
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.args, pass_fds=self.pass_fds)
+        self.process = subprocess.Popen([*self.args, *self.first_args], pass_fds=self.pass_fds)
+        self.first_args = ()
         self.started_at = time.monotonic()
         log.info("%s started (pid %d)", self.label, self.process.pid)
 
 
-def bind(config: Config) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in config.server.host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((config.server.host, config.server.port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
+def supervise(config: Config, role: str, log_format: str = "text") -> int:
+    """Bind (a port in use raises ``StartupError``, one line), start the workers, keep them running.
 
-
-def supervise(config: Config, role: str) -> int:
-    base = [sys.executable, "-m", "gateway", "serve", "--config", str(config.path), "--worker"]
+    The first ingest worker prints the banner once its app has started. A worker that exits with 2 on its
+    first run met a problem the self-hoster must fix (it said so in one line): serve stops and exits 2.
+    """
+    base = [sys.executable, "-m", "gateway", "serve", "--config", str(config.path), "--worker",
+            "--log-format", log_format]
     children: list[Child] = []
     sock = None
     if role in ("all", "ingest"):
-        sock = bind(config)
+        sock = startup.bind(config.server.host, config.server.port)
         fd = sock.fileno()
-        children += [Child("ingest", i, [*base, "--role", "ingest", "--fd", str(fd)], (fd,))
+        children += [Child("ingest", i, [*base, "--role", "ingest", "--fd", str(fd)], (fd,),
+                           first_args=("--announce",) if i == 0 else ())
                      for i in range(config.server.workers)]
-        log.info("gateway listening on http://%s:%d with %d ingest worker(s)", config.server.host,
-                 config.server.port, config.server.workers)
     if role in ("all", "delivery"):
         children += [Child("delivery", i, [*base, "--role", "delivery"]) for i in range(config.delivery.workers)]
-    stopping = False
+    stopping = fatal = False
 
     def on_signal(signum: int, _frame: object) -> None:
         nonlocal stopping
@@ -77,7 +76,7 @@ def supervise(config: Config, role: str) -> int:
     signal.signal(signal.SIGINT, on_signal)
     for child in children:
         child.start()
-    while not stopping:
+    while not stopping and not fatal:
         for child in children:
             process = child.process
             if process is None:
@@ -87,15 +86,21 @@ def supervise(config: Config, role: str) -> int:
             code = process.poll()
             if code is None:
                 continue
+            if code == 2 and not child.ever_restarted:
+                log.debug("%s (pid %d) could not start; stopping", child.label, process.pid)
+                fatal = True
+                break
             # A worker that ran a while had a fault, not a broken set-up: restart at once.
             ran = time.monotonic() - child.started_at
+            child.ever_restarted = True
             child.restarts = 0 if ran > 60 else child.restarts + 1
             pause = min(30.0, 0.5 * 2 ** max(0, child.restarts - 1)) if child.restarts else 0.0
             log.error("%s (pid %d) exited with %s; restarting in %.1fs", child.label, process.pid, code, pause)
             child.process = None
             child.next_start = time.monotonic() + pause
         time.sleep(0.2)
-    log.info("gateway stopping: draining %d worker(s)", len(children))
+    if not fatal:
+        log.info("gateway stopping: draining %d worker(s)", len(children))
     for child in children:
         if child.process is not None and child.process.poll() is None:
             child.process.send_signal(signal.SIGTERM)
@@ -114,7 +119,7 @@ def supervise(config: Config, role: str) -> int:
             code = 1
     if sock is not None:
         sock.close()
-    return code
+    return 2 if fatal else code
 
 
 def die_with_parent() -> None:

@@ -192,3 +192,24 @@ def test_every_hook_has_a_test_here() -> None:
 
 def test_argparse_type_is_what_the_spec_says() -> None:
     assert isinstance(argparse.ArgumentParser().add_subparsers(), argparse._SubParsersAction)
+
+
+def test_every_dialect_field_is_documented_with_its_default_in_the_plugin_guide() -> None:
+    import dataclasses
+    import re
+
+    from gateway import Dialect
+
+    guide = (ROOT / "docs" / "plugins.md").read_text()
+    rows = {m.group(1) for m in re.finditer(r"^\| `([a-z_]+)(?:\([^`]*\))?` \| [^|]+ \| [^|]+ \|$", guide, re.M)}
+    missing = [f.name for f in dataclasses.fields(Dialect) if f.name not in rows]
+    assert not missing, f"Dialect fields without a row (field | default | meaning) in docs/plugins.md: {missing}"
+
+
+def test_plugins_import_only_the_public_surface() -> None:
+    """Everything a built-in plugin needs comes from ``gateway`` (a third-party one has nothing else)."""
+    import re
+
+    private = re.compile(r"^\s*from gateway\.(storage|config|body|ingest|enrich|validation)\b", re.M)
+    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "plugins").rglob("*.py") if private.search(p.read_text())]
+    assert not offenders, f"plugins importing the core's internals: {offenders}"

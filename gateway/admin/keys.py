@@ -19,13 +19,13 @@ def new_credentials(dialect: Dialect) -> dict[str, str]:
     """Fresh key fields for a new source of ``dialect``."""
     if dialect.generate_credentials is not None:
         return dict(dialect.generate_credentials())
-    return {"write_key": secrets.token_urlsafe(24)}
+    return {name: secrets.token_urlsafe(24) for name in dialect.secrets}
 
 
 def rotated_secrets(dialect: Dialect) -> dict[str, str]:
     """New values for the dialect's secret fields only: the public half of a key pair stays the same."""
     fresh = new_credentials(dialect)
-    return {name: fresh.get(name) or secrets.token_urlsafe(24) for name in dialect.secret_fields}
+    return {name: fresh.get(name) or secrets.token_urlsafe(24) for name in dialect.secrets}
 
 
 def hint(value: Any) -> str:
@@ -35,10 +35,16 @@ def hint(value: Any) -> str:
 
 
 def masked_settings(settings: Mapping[str, Any], dialect: Dialect) -> dict[str, Any]:
-    return {k: hint(v) if k in dialect.secret_fields else v for k, v in settings.items() if k not in HIDDEN}
+    # Besides the declared secrets, any value a client authenticates with is masked too.
+    try:
+        keys = set(dialect.credentials(settings))
+    except Exception:  # settings not (yet) complete: the declared secrets still are masked
+        keys = set()
+    return {k: hint(v) if k in dialect.secrets or (isinstance(v, str) and v in keys) else v
+            for k, v in settings.items() if k not in HIDDEN}
 
 
 def shown_once(settings: Mapping[str, Any], dialect: Dialect, fields: set[str]) -> dict[str, Any]:
     """What a create or rotate answer shows in full: the key fields it made plus the secrets."""
-    wanted = fields | set(dialect.secret_fields)
+    wanted = fields | set(dialect.secrets)
     return {k: settings[k] for k in settings if k in wanted}

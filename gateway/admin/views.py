@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from gateway.admin.keys import hint, masked_settings
-from gateway.auth import how_to_send
+from gateway.auth import key_locations
 from gateway.dialects import Dialect
 from gateway.sources import Source
 
@@ -64,7 +64,7 @@ def source_json(source: Source, dialect: Dialect, record: Record | None, stats: 
         "last_error": stats.last_error if stats is not None else None,
         "last_error_at": iso(stats.last_error_at) if stats is not None else None,
         "key_hint": hint(keys[0]) if keys else None,
-        "send_key": how_to_send(dialect.auth, dialect.body_key_field),
+        "send_key": key_locations(dialect).how_to_send(),
         "settings": masked_settings(source.settings, dialect),
         "endpoints": endpoints_json(dialect),
         "created_at": iso(record.created_at) if record is not None else None,
@@ -97,5 +97,5 @@ def rejection_json(row: Any) -> dict[str, Any]:
 def dialect_json(dialect: Dialect) -> dict[str, Any]:
     schema = dict(dialect.source_schema)
     return {"name": dialect.name, "description": dialect.description, "auth": list(dialect.auth),
-            "send_key": how_to_send(dialect.auth, dialect.body_key_field), "endpoints": endpoints_json(dialect),
+            "send_key": key_locations(dialect).how_to_send(), "endpoints": endpoints_json(dialect),
             "settings": schema.get("properties", {}), "required": schema.get("required", [])}

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-from gateway import InvalidEvent
-from gateway.times import utc_iso
+from gateway import InvalidEvent, utc_iso
 from plugins.filum.schema import EVENT_SCHEMA
 
 # The same pattern the input schema declares, so the schema and the mapping cannot disagree.

@@ -48,7 +48,7 @@ DIALECT = Dialect(
     routes=ROUTES,
     # Segment and RudderStack SDKs use Basic; DIDWW messaging's clients put the key in the body.
     auth=("basic", "body_write_key"),
-    body_key_field=KEY_FIELD,
+    body_key_fields=(KEY_FIELD,),
     item_schema=ITEM_SCHEMA,
     unpack=unpack,
     map=map_event,

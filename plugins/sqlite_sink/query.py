@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Select, or_, select
 
-from gateway.storage.database import Database
+from gateway import Database
 from plugins.sqlite_sink.rows import to_event
 from plugins.sqlite_sink.table import EVENTS
 

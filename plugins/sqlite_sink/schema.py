@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Table, func, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
-from gateway.storage.database import Database
+from gateway import Database
 from plugins.sqlite_sink.table import EVENTS, SCHEMA_VERSION, VERSIONS
 
 # version N -> the step that turns a version N-1 database into version N (none yet). On SQLite,

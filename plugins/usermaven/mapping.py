@@ -5,8 +5,7 @@ from __future__ import annotations
 import hmac
 from typing import Any, cast
 
-from gateway import CanonicalEvent, Forbidden, InvalidEvent, ItemContext
-from gateway.times import from_epoch_millis
+from gateway import CanonicalEvent, Forbidden, InvalidEvent, ItemContext, from_epoch_millis
 from plugins.usermaven.context import build_context
 
 IDENTIFY = "user_identify"

@@ -13,9 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.config import ConfigError, SinkConfig, validate_sink
-from gateway.errors import GatewayError
-from gateway.responses import json_response
+from gateway import ConfigError, GatewayError, SinkConfig, json_response, validate_sink
 from plugins.webhook_sink import store
 from plugins.webhook_sink.probe import require_working_target
 from plugins.webhook_sink.settings import (

@@ -10,8 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.errors import GatewayError
-from gateway.responses import json_response
+from gateway import GatewayError, json_response
 from plugins.webhook_sink import store
 from plugins.webhook_sink.probe import outcome_json, send_test
 from plugins.webhook_sink.settings import WebhookSettings

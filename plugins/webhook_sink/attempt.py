@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from gateway.errors import GatewayError
-from gateway.retry import parse_retry_after
+from gateway import GatewayError, parse_retry_after
 from plugins.webhook_sink import envelopes
 from plugins.webhook_sink.headers import attempt_headers
 from plugins.webhook_sink.settings import WebhookSettings

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from gateway.errors import GatewayError
+from gateway import GatewayError
 from plugins.webhook_sink import attempt
 from plugins.webhook_sink.settings import WebhookSettings
 from plugins.webhook_sink.targets import public_target

@@ -16,8 +16,7 @@ from collections.abc import Callable
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.retry import RetryPolicy
-from gateway.storage.database import Database
+from gateway import Database, RetryPolicy
 from plugins.webhook_sink import attempt, store
 from plugins.webhook_sink.settings import WebhookSettings
 

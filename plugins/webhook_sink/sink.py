@@ -11,9 +11,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.errors import Unavailable
-from gateway.retry import RetryPolicy
-from gateway.sinks import Batch, SinkContext
+from gateway import Batch, RetryPolicy, SinkContext, Unavailable
 from plugins.webhook_sink import store
 from plugins.webhook_sink.envelopes import canonical_array
 from plugins.webhook_sink.sender import Sender

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from gateway.errors import GatewayError
+from gateway import GatewayError
 
 # One DNS label in its ASCII (A-label) form: letters, digits, inner hyphens, at most 63 characters.
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")

@@ -11,13 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
-from gateway.body import parse_json
-from gateway.errors import GatewayError
+from gateway import GatewayError, parse_json
 from plugins.webhook_sink.settings import SINK_TYPE, effective, masked_settings
 from plugins.webhook_sink.store import STATES
 
 if TYPE_CHECKING:
-    from gateway.config import SinkConfig
+    from gateway import SinkConfig
     from gateway.runtime import Gateway
 
 LINK_REL = "urn.msys.webhooks.webhook"  # the rel Momentum's clients look for

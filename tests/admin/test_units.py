@@ -18,7 +18,10 @@ from gateway.storage.tables import core_metadata, log_table
 def dialect(**kwargs: object) -> Dialect:
     return Dialect(name="d", routes=[DialectRoute("/d")], auth=("bearer",), item_schema={},
                    unpack=lambda body, route: Unpacked([body], False), map=lambda item, ctx: [],
-                   credentials=lambda s: [s["write_key"]], **kwargs)  # type: ignore[arg-type]
+                   credentials=lambda s: [s["write_key"]],
+                   source_schema={"properties": {"write_key": {"type": "string"}, "api_key": {"type": "string"},
+                                                 "server_token": {"type": "string"}},
+                                  "required": ["write_key"]}, **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("value", "shown"), [

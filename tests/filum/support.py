@@ -1,8 +1,7 @@
-"""Payloads, golden files and the comparison the Filum tests share."""
+"""Payloads, golden files and the config the Filum tests share."""
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -12,30 +11,11 @@ from tests.conftest import BASE_CONFIG
 HERE = Path(__file__).parent
 WRITE_KEY = "wk_filum_test"
 
-# What differs from one run to the next: the id and arrival time the core makes up. (The
-# timestamp is stable for an event without sentAt: the client's, normalised.)
-VOLATILE = ("messageId", "receivedAt")
+GOLDEN = HERE / "golden"  # compared through the plugin kit: gateway.testing.assert_golden_events
 
 
 def payload(name: str) -> Any:
     return json.loads((HERE / "payloads" / f"{name}.json").read_text(encoding="utf-8"))
-
-
-def golden(name: str) -> Any:
-    return json.loads((HERE / "golden" / f"{name}.json").read_text(encoding="utf-8"))
-
-
-def stable(event: dict[str, Any], *also: str) -> dict[str, Any]:
-    """``event`` less its volatile fields (and ``also``), after checking the core did stamp them."""
-    event = copy.deepcopy(event)
-    for key in (*VOLATILE, *also):
-        assert event.get(key), f"{key} missing from {event}"
-        del event[key]
-    context = event.get("context", {})
-    context.pop("ip", None)
-    if not context:
-        event.pop("context", None)
-    return event
 
 
 ATOMIC_WRITE_KEY = "wk_filum_atomic"

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from gateway.testing import assert_golden_events
 from tests.support.server import RunningGateway
 
-from .support import ATOMIC_WRITE_KEY, CONFIG, bearer, golden, payload, stable
+from .support import ATOMIC_WRITE_KEY, CONFIG, GOLDEN, bearer, payload
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,7 @@ def test_seed_example_reaches_the_sink_as_golden(gateway: RunningGateway, name: 
     assert answer.json() == {"success": True, "accepted": 1}
     [event] = gateway.wait_for_stdout_events(1, where=where)
     assert event["context"]["ip"] == "127.0.0.1"
-    assert stable(event) == golden(name)
+    assert_golden_events(GOLDEN / f"{name}.json", [event])
 
 
 @pytest.mark.parametrize(("headers", "code"), [

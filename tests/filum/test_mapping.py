@@ -9,10 +9,11 @@ import pytest
 
 from gateway import DialectRoute, InvalidEvent, ItemContext, Source
 from gateway.enrich import Stamp, enrich
+from gateway.testing import assert_golden_events
 from plugins.filum.dialect import FILUM
 from plugins.filum.mapping import map_event
 
-from .support import golden, payload, stable
+from .support import GOLDEN, payload
 
 SOURCE = Source(name="crm", dialect="filum", settings={"write_key": "wk"})
 CTX = ItemContext(source=SOURCE, route=DialectRoute("/events"), index=0)
@@ -38,7 +39,7 @@ def test_seed_examples_map_to_golden_events(name: str) -> None:
     # tests/filum/test_http.py checks the same golden files against what the stdout sink prints.
     stamp = Stamp(datetime(2024, 7, 15, 8, 0, tzinfo=UTC), "203.0.113.9")
     event = enrich(map_event(payload(name), CTX)[0], stamp, SOURCE)
-    assert stable(dict(event)) == golden(name)
+    assert_golden_events(GOLDEN / f"{name}.json", [dict(event)])
 
 
 def test_track_keeps_keys_and_unicode_values_as_sent() -> None:

@@ -42,7 +42,7 @@ def register_dialects(register: Callable[[Dialect], None]) -> None:
         name="probe",
         routes=[DialectRoute("/probe/track", kind="track"), DialectRoute("/probe/batch", kind="batch")],
         auth=("basic", "bearer", "query_token", "body_write_key"),
-        body_key_field="writeKey",
+        body_key_fields=("writeKey",),
         item_schema=ITEM_SCHEMA,
         source_schema={"properties": {"write_key": {"type": "string", "minLength": 8}}, "required": ["write_key"]},
         unpack=unpack,

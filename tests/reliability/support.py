@@ -18,7 +18,8 @@ FILUM_KEY = "filum-write-key-0123456789"
 UM_API_KEY = "UMreliable01"
 UM_SERVER_TOKEN = "sec_reliability_server_token_0123"
 UM_TOKEN = f"{UM_API_KEY}.{UM_SERVER_TOKEN}"
-SECRETS = (SEGMENT_KEY, FILUM_KEY, UM_SERVER_TOKEN, "test-admin-key")
+PH_KEY = "phc_reliability_key_0123456789"
+SECRETS = (SEGMENT_KEY, FILUM_KEY, UM_SERVER_TOKEN, PH_KEY, "test-admin-key")
 
 SOURCES = f"""
 [[sources]]
@@ -36,6 +37,11 @@ name = "site"
 dialect = "usermaven"
 api_key = "{UM_API_KEY}"
 server_token = "{UM_SERVER_TOKEN}"
+
+[[sources]]
+name = "product"
+dialect = "posthog"
+api_key = "{PH_KEY}"
 """
 
 
@@ -111,6 +117,8 @@ def right_auth(dialect: str) -> dict[str, Any]:
         return {"headers": {"Authorization": "Basic " + base64.b64encode(f"{SEGMENT_KEY}:".encode()).decode()}}
     if dialect == "filum":
         return {"headers": {"Authorization": f"Bearer {FILUM_KEY}"}}
+    if dialect == "posthog":
+        return {}  # its key travels in the body (test_fuzz puts it there)
     return {"params": {"token": UM_TOKEN}}
 
 

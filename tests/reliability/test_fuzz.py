@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from tests.reliability.support import (
     ADMIN,
     FILUM_KEY,
+    PH_KEY,
     SECRETS,
     SEGMENT_KEY,
     STDOUT,
@@ -50,6 +51,8 @@ SEEDS: dict[str, dict[str, Any]] = {
               "event_params": [{"key": "n", "value": {"int_value": 1}}], "timestamp": "2024-05-01T12:00:00Z"},
     "usermaven": {"api_key": UM_API_KEY, "event_type": "fuzzed", "user": {"id": "u1", "email": "a@b.c"},
                   "event_attributes": {"n": 1}, "_timestamp": 1714564800000},
+    "posthog": {"event": "fuzzed", "distinct_id": "u1", "properties": {"n": 1, "$set": {"plan": "pro"}},
+                "timestamp": "2024-05-01T12:00:00Z"},
 }
 
 
@@ -238,6 +241,8 @@ def test_json_bodies_near_and_far_from_each_schema(gw: RunningGateway, routes: l
     auth = auth_for(data.draw(AUTHS, label="auth"), dialect)
     if dialect == "segment_style" and isinstance(body, dict) and data.draw(st.booleans(), label="body key"):
         body["writeKey"] = data.draw(st.sampled_from([SEGMENT_KEY, "wrong", 7, None, {"a": 1}]), label="writeKey")
+    if dialect == "posthog" and isinstance(body, dict) and data.draw(st.booleans(), label="body key"):
+        body["api_key"] = data.draw(st.sampled_from([PH_KEY, PH_KEY, "wrong", 7, None, [PH_KEY]]), label="api_key")
     check(send(gw, path, json.dumps(body).encode(), auth, data.draw(CONTENT_TYPES, label="content type"),
                data.draw(ENCODINGS, label="encoding")))
 

@@ -224,6 +224,6 @@ def test_source_settings() -> None:
 
 def test_dialect_declares_core_services_by_name() -> None:
     assert tuple(DIALECT.auth) == ("basic", "body_write_key")
-    assert DIALECT.body_key_field == "writeKey"
+    assert DIALECT.body_key_fields == ("writeKey",)
     assert (DIALECT.max_event_bytes, DIALECT.max_request_bytes) == (32 * 1024, 4 * 1024 * 1024)
 

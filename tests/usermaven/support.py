@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +25,3 @@ def payload(name: str) -> Any:
 
 def context(index: int = 0) -> ItemContext:
     return ItemContext(source=SOURCE, route=DIALECT.routes[0], index=index)
-
-
-def check_golden(path: Path, actual: Any) -> None:
-    """Compare with a golden file; UPDATE_GOLDEN=1 rewrites it (review the diff before keeping it)."""
-    text = json.dumps(actual, indent=2, sort_keys=True) + "\n"
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.write_text(text)
-    assert path.exists(), f"no golden file {path}; run with UPDATE_GOLDEN=1 and review it"
-    assert json.loads(path.read_text()) == actual

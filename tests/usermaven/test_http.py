@@ -10,9 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.testing import assert_golden
 from tests.conftest import BASE_CONFIG, GatewayFactory
 from tests.support.server import RunningGateway
-from tests.usermaven.support import API_KEY, GOLDEN, SERVER_TOKEN, check_golden, payload
+from tests.usermaven.support import API_KEY, GOLDEN, SERVER_TOKEN, payload
 
 TOKEN = f"{API_KEY}.{SERVER_TOKEN}"
 ATOMIC_TOKEN = "UMatomic.sec_atomic"
@@ -99,7 +100,7 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, 
 def test_seed_example_reaches_the_sink_as_golden(gateway: RunningGateway, name: str, count: int) -> None:
     before = len(gateway.stdout_events())
     assert_ok(send(gateway, payload(name)), accepted=count)
-    check_golden(GOLDEN / f"{name}.sink.json", as_golden(delivered(gateway, before, count)))
+    assert_golden(GOLDEN / f"{name}.sink.json", as_golden(delivered(gateway, before, count)))
 
 
 def test_trailing_slash_path_is_answered_directly(gateway: RunningGateway) -> None:

@@ -8,19 +8,20 @@ from typing import Any
 import pytest
 
 from gateway import Forbidden, InvalidEvent
+from gateway.testing import assert_golden
 from plugins.usermaven.mapping import id_string, iso_millis, map_event
-from tests.usermaven.support import GOLDEN, check_golden, context, payload
+from tests.usermaven.support import GOLDEN, context, payload
 
 
 @pytest.mark.parametrize("name", ["identify", "custom_event"])
 def test_seed_example_maps_to_golden(name: str) -> None:
-    check_golden(GOLDEN / f"{name}.mapped.json", map_event(payload(name), context()))
+    assert_golden(GOLDEN / f"{name}.mapped.json", map_event(payload(name), context()))
 
 
 def test_seed_bulk_example_maps_to_golden() -> None:
     items = payload("bulk")
     mapped = [map_event(item, context(i)) for i, item in enumerate(items)]
-    check_golden(GOLDEN / "bulk.mapped.json", mapped)
+    assert_golden(GOLDEN / "bulk.mapped.json", mapped)
 
 
 def test_identify_with_company_yields_identify_then_group() -> None:
