@@ -82,7 +82,7 @@ class Coordinator:
         self._starting: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
         self._began = time.time()
-        self._first_beat = True
+        self._others_seen: set[str] = set()  # other gateways' delivery processes already warned about
 
     # -- what a sink sees ----------------------------------------------------------------------
     def held(self, sink: str) -> dict[int, int]:
@@ -122,7 +122,10 @@ class Coordinator:
 
     # -- the loops -----------------------------------------------------------------------------
     async def start(self) -> None:
+        # Renewal has a loop of its own: claiming many leases in a rebalance (a round trip each) on a
+        # loaded host must never hold up the renewal of those already held.
         self._loops = [asyncio.create_task(self._every(self._beat, self.every), name="lease-heartbeat"),
+                       asyncio.create_task(self._every(self._balance, self.every), name="lease-balance"),
                        asyncio.create_task(self._every(self._read_heads, POLL_SECONDS), name="log-heads"),
                        asyncio.create_task(self._every(self._watch, 1.0), name="sink-watch")]
 
@@ -162,11 +165,15 @@ class Coordinator:
             self.leases.pop(key, None)
 
     async def _beat(self) -> None:
+        """Renew every lease held, drop those lost, say this process is alive."""
         sent = time.monotonic()
+        held_before = dict(self.leases)  # a lease the balance loop claims meanwhile is not judged here
         renewed = await self.store.renew(self.ttl)
         now = await self.store.now()
         expires = now + self.ttl
-        for key, lease in list(self.leases.items()):
+        for key, lease in held_before.items():
+            if self.leases.get(key) is not lease:
+                continue
             if renewed.get(key) == lease.epoch:
                 if lease.valid():  # a lease already given up locally is not revived: it is claimed anew
                     lease.deadline = sent + self.ttl - self.margin
@@ -176,10 +183,14 @@ class Coordinator:
         held = sorted((s, p, lease.epoch) for (s, p), lease in self.leases.items())
         await self.store.beat(host=HOST, pid=os.getpid(), supervisor=os.getppid(), sinks=sorted(self.started),
                               started_at=self._began, expires_at=expires, report=self.report.as_dict(held))
+
+    async def _balance(self) -> None:
+        """Compare what this process holds with its share of every sink's partitions; release or claim."""
+        sent = time.monotonic()
+        now = await self.store.now()
+        expires = now + self.ttl
         processes = [p for p in await self.store.processes(now) if not dead_on_this_host(p["id"])]
-        if self._first_beat:
-            self._first_beat = False
-            self._warn_about_others(processes)
+        self._warn_about_others(processes)
         rows = await self.store.rows()
         partitions = sorted(set(self.heads) | set(range(self.partitions)))
         for sink in sorted(self.started):
@@ -197,8 +208,14 @@ class Coordinator:
         return partitions // len(ids) + (1 if index < partitions % len(ids) else 0)
 
     def _warn_about_others(self, processes: list[dict[str, Any]]) -> None:
-        others = [p for p in processes if p["id"] != self.store.owner and p["supervisor"] != os.getppid()]
-        if others and self.store.database.is_sqlite:
+        """On SQLite, say (at start-up, and whenever another one appears) that another ``gateway serve``
+        delivers from this log too: usually a mistake, two serves on one file."""
+        if not self.store.database.is_sqlite:
+            return
+        others = [p for p in processes if p["id"] != self.store.owner and p["supervisor"] != os.getppid()
+                  and p["id"] not in self._others_seen]
+        if others:
+            self._others_seen.update(p["id"] for p in others)
             log.warning("another gateway also delivers from this SQLite log (process %s): the sinks both "
                         "configure are shared by lease, each sink only one of them has is run by that one",
                         ", ".join(str(p["pid"]) for p in others))
