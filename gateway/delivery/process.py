@@ -137,7 +137,12 @@ async def serve_delivery(config: Config) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    process = DeliveryProcess(config)
+    try:
+        process = DeliveryProcess(config)
+    except OSError as exc:  # e.g. the SQLite file's folder cannot be made: the self-hoster must fix it
+        from gateway.startup import StartupError
+
+        raise StartupError(f"cannot start: {exc}") from None
     started = False
     while not started and not stop.is_set():
         try:
