@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 from gateway.admin import admin_routes
 from gateway.admin_auth import admin_only
 from gateway.config import Config
+from gateway.dispatch import ExactRoutes, GatewayApp
 from gateway.errors import GatewayError
 from gateway.ingest import IngestEndpoint
 from gateway.metrics import CONTENT_TYPE
@@ -74,7 +75,9 @@ async def on_internal_error(request: Request, exc: Exception) -> Response:
     return error_response(GatewayError("internal error", status=500, code="internal_error"))
 
 
-def build_routes(gateway: Gateway) -> list[BaseRoute]:
+def build_routes(gateway: Gateway, exact: ExactRoutes | None = None) -> list[BaseRoute]:
+    """Every route, for Starlette; ``exact`` also gets the ingest routes, for ``GatewayApp``'s
+    dispatch in front of Starlette (their 404/405 neighbours and the OpenAPI page still come from here)."""
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
@@ -88,7 +91,10 @@ def build_routes(gateway: Gateway) -> list[BaseRoute]:
                 owner = claimed.setdefault((route.path, method), dialect.name)
                 if owner != dialect.name:
                     raise GatewayError(f"dialects {owner!r} and {dialect.name!r} both claim {method} {route.path}")
-            routes.append(Route(route.path, IngestEndpoint(gateway, dialect, route), methods=list(route.methods)))
+            ingest = IngestEndpoint(gateway, dialect, route)
+            routes.append(Route(route.path, ingest, methods=list(route.methods)))
+            if exact is not None:
+                exact.add(route.path, route.methods, ingest)
     plugin_routes = gateway.hooks.routes()
     for plugin_route in plugin_routes:
         endpoint = admin_only(plugin_route.endpoint) if plugin_route.admin else plugin_route.endpoint
@@ -98,7 +104,7 @@ def build_routes(gateway: Gateway) -> list[BaseRoute]:
     return routes
 
 
-def create_app(config: Config) -> Starlette:
+def create_app(config: Config) -> GatewayApp:
     gateway = Gateway(config)
 
     @contextlib.asynccontextmanager
@@ -111,6 +117,8 @@ def create_app(config: Config) -> Starlette:
 
     handlers: dict[Any, Any] = {GatewayError: on_gateway_error, HTTPException: on_http_error,
                                 Exception: on_internal_error}
-    app = Starlette(routes=build_routes(gateway), lifespan=lifespan, exception_handlers=handlers)
+    exact = ExactRoutes()
+    app = GatewayApp(routes=build_routes(gateway, exact), lifespan=lifespan, exception_handlers=handlers)
+    app.exact = exact
     app.state.gateway = gateway
     return app
