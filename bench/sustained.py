@@ -23,7 +23,10 @@ import orjson
 from bench.loadgen import Load, run_wrk
 
 MAX_LAG = 2.0
-CONNECTIONS = 8
+# Each connection sends one request, waits for its answer, then pauses: at most this many requests a
+# second per connection, so the pause (not the answer's latency) sets the pace, and more connections
+# carry a higher rate.
+PER_CONNECTION_RPS = 10
 STEPS = (2_500, 5_000, 10_000, 15_000, 20_000, 25_000, 30_000, 40_000)
 
 
@@ -76,10 +79,11 @@ def stdout_lag(path: Path, now: float) -> float:
 
 def step(url: str, body: bytes, auth: str, offered: float, seconds: float, events_per_request: int,
          sqlite_path: Path, stdout_path: Path, cpu: Callable[[], float]) -> Step:
-    delay_ms = max(0, round(CONNECTIONS * events_per_request * 1000 / offered))
+    connections = max(2, round(offered / events_per_request / PER_CONNECTION_RPS))
+    delay_ms = max(0, round(connections * events_per_request * 1000 / offered))
     result: dict[str, Load] = {}
     runner = threading.Thread(target=lambda: result.setdefault("load", run_wrk(
-        url, body, seconds=seconds, connections=CONNECTIONS, authorization=auth, delay_ms=delay_ms)))
+        url, body, seconds=seconds, connections=connections, authorization=auth, delay_ms=delay_ms)))
     worst = {"sqlite": 0.0, "stdout": 0.0}
     before = cpu()
     runner.start()
