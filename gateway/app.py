@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,9 +20,11 @@ from gateway.admin_auth import admin_only
 from gateway.config import Config
 from gateway.dispatch import ExactRoutes, GatewayApp
 from gateway.errors import GatewayError
+from gateway.inflight import InflightLimit
 from gateway.ingest import IngestEndpoint
 from gateway.metrics import CONTENT_TYPE
 from gateway.openapi import openapi_route
+from gateway.protocol_errors import install as install_protocol_errors
 from gateway.responses import error_response, json_response
 from gateway.runtime import Gateway
 
@@ -40,6 +43,10 @@ async def ready(request: Request) -> Response:
     except Exception:
         return json_response({"code": "not_ready", "message": "the durable log's database does not answer",
                               "detail": None}, status=503, headers={"Retry-After": "5"})
+    problem = await gateway.durable.can_write()
+    if problem is not None:
+        return json_response({"code": "not_ready", "message": "the durable log cannot write events now",
+                              "detail": problem}, status=503, headers={"Retry-After": "5"})
     return json_response({"status": "ready", "delivery": gateway.is_leader})
 
 
@@ -117,8 +124,15 @@ def create_app(config: Config) -> GatewayApp:
 
     handlers: dict[Any, Any] = {GatewayError: on_gateway_error, HTTPException: on_http_error,
                                 Exception: on_internal_error}
+    install_protocol_errors()
+    # A fatal signal (SIGBUS when a mapped SQLite -shm file cannot be backed, SIGSEGV in an
+    # extension) would end the process without a word: say which and where, on stderr.
+    faulthandler.enable(all_threads=True)
+    # Outermost: a request refused for its framing or for the bytes in flight costs nothing further.
+    # One instance in front of both the exact ingest routes and Starlette's stack: one cap for all.
     exact = ExactRoutes()
     app = GatewayApp(routes=build_routes(gateway, exact), lifespan=lifespan, exception_handlers=handlers)
     app.exact = exact
+    app.front = InflightLimit(app.dispatch, max_bytes=config.server.max_inflight_bytes)
     app.state.gateway = gateway
     return app

@@ -19,6 +19,7 @@ SERVER: dict[str, Any] = {
         "body_timeout_seconds": {"type": "number", "exclusiveMinimum": 0},
         "keep_alive_seconds": {"type": "number", "exclusiveMinimum": 0},
         "graceful_timeout_seconds": SECONDS,
+        "max_inflight_bytes": POSITIVE_INT,
     },
 }
 

@@ -45,28 +45,40 @@ class ExactRoutes:
         by_method = self.table.get(scope["path"])
         return by_method.get(scope["method"]) if by_method is not None else None
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer with the endpoint of the request's path; one it lets an error escape is a bug,
+        logged and answered 500 as Starlette's error middleware would."""
+        endpoint = self.find(scope)
+        assert endpoint is not None, "GatewayApp calls this only for a path in the table"
+        try:
+            await endpoint(scope, receive, send)
+        except Exception:
+            log.exception("internal error on %s %s", scope["method"], scope["path"])
+            try:
+                await send_json(send, 500, INTERNAL_ERROR)
+            except Exception:  # the answer had started, or the client is gone: nothing to say
+                pass
+
 
 class GatewayApp(Starlette):
     """Starlette, with ``exact`` routes answered before its middleware and router run.
 
-    An exact endpoint answers its own errors (the JSON error shape); anything it lets escape is
-    a bug, logged and answered 500 as Starlette's error middleware would.
+    ``front``, when set, is the layer every request passes first, exact or not (the one cap on
+    bytes in flight); it wraps ``dispatch``.
     """
 
     exact: ExactRoutes
+    front: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.front is not None and scope["type"] == "http":
+            await self.front(scope, receive, send)
+        else:
+            await self.dispatch(scope, receive, send)
+
+    async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         # With a root_path, Starlette's router knows how to strip it: leave those requests to it.
-        if scope["type"] == "http" and not scope.get("root_path"):
-            endpoint = self.exact.find(scope)
-            if endpoint is not None:
-                try:
-                    await endpoint(scope, receive, send)
-                except Exception:
-                    log.exception("internal error on %s %s", scope["method"], scope["path"])
-                    try:
-                        await send_json(send, 500, INTERNAL_ERROR)
-                    except Exception:  # the answer had started, or the client is gone: nothing to say
-                        pass
-                return
+        if scope["type"] == "http" and not scope.get("root_path") and self.exact.find(scope) is not None:
+            await self.exact(scope, receive, send)
+            return
         await super().__call__(scope, receive, send)

@@ -35,7 +35,7 @@ log = logging.getLogger("gateway.ingest")
 EXPLAIN_AT_MOST = 100
 YIELD_EVERY = 1000
 # Answers that may leave part of the request body unread (key refused first, body too big or too slow).
-ANSWERED_BEFORE_BODY = frozenset({401, 408, 413})
+ANSWERED_BEFORE_BODY = frozenset({401, 408, 413, 503})
 
 
 class IngestEndpoint:
@@ -125,7 +125,7 @@ class IngestEndpoint:
                                   detail={"limit": "max_events_per_request", "max_events": cap})
         check_size = body_size > source.max_event_bytes
         context = ItemContext(source=source, route=self.route, index=0)  # one per request; index moves
-        item_rows = self._item
+        item_rows = self._guarded_item
         for index, item in enumerate(items):
             if index % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)  # a huge request must not keep other clients waiting
@@ -153,6 +153,25 @@ class IngestEndpoint:
         if outcome.error is not None:
             raise outcome.error
         return IngestResult(accepted=len(rows), rejected=answers)
+
+    def _guarded_item(self, item: Any, context: ItemContext, stamp: Stamp, rows: list[dict[str, Any]],
+                      check_size: bool, explain: bool) -> None:
+        """``_item``, with any failure that is not the client's answer turned into that event's rejection.
+
+        Value decoding raises InvalidEvent naming the field; should a dialect or transform still raise
+        something else for a value it did not foresee, only that event is refused (and the fault
+        logged for the developer), so the other events of the request are kept and an SDK retrying
+        the batch is not stuck on it for ever.
+        """
+        try:
+            self._item(item, context, stamp, rows, check_size, explain)
+        except GatewayError:
+            raise
+        except Exception:
+            log.exception("dialect %s: event %d of a request from source %r could not be mapped",
+                          self.dialect.name, context.index, context.source.name)
+            raise InvalidEvent("event holds a value this gateway cannot represent", code="unmappable_event") \
+                from None
 
     def _item(self, item: Any, context: ItemContext, stamp: Stamp, rows: list[dict[str, Any]],
               check_size: bool, explain: bool) -> None:

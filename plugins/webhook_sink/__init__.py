@@ -19,12 +19,18 @@ from plugins.webhook_sink.settings import (
     SINK_TYPE,
 )
 from plugins.webhook_sink.sink import WebhookSink
+from plugins.webhook_sink.targets import parse_target
 
 BASE = "/api/v1/webhooks"
 
 
 def _factory(settings: Mapping[str, Any], ctx: SinkContext) -> WebhookSink:
     return WebhookSink(settings, ctx)
+
+
+def check_settings(settings: Mapping[str, Any]) -> None:
+    """The target must parse as every attempt will parse it (ValueError naming the key otherwise)."""
+    parse_target(settings["target"])
 
 
 @hookimpl
@@ -37,6 +43,7 @@ def register_sinks(register: Callable[[SinkType], None]) -> None:
                   "retry_for_seconds": RETRY_FOR_SECONDS},
         secret_fields=SECRET_FIELDS,
         description="POSTs batches of events to a URL; retries, dead letters and replays",
+        check=check_settings,
     ))
 
 

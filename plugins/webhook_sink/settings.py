@@ -6,9 +6,13 @@ import base64
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
+import httpx
+
 from gateway.canonical import EVENT_TYPES
+from plugins.webhook_sink.targets import parse_target
 
 SINK_TYPE = "webhook"
 DEFAULT_AUTH_HEADER = "X-MessageSystems-Webhook-Token"
@@ -68,6 +72,11 @@ class WebhookSettings:
     # this to False on the webhooks it creates unless the admin asks otherwise.
     allow_private_targets: bool = True
     cloudevents_type_prefix: str = "gateway.event."
+
+    @cached_property
+    def url(self) -> httpx.URL:
+        """The target parsed once (config check and the API made sure it parses)."""
+        return parse_target(self.target)
 
     @classmethod
     def from_mapping(cls, name: str, settings: Mapping[str, Any]) -> WebhookSettings:
