@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -19,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 from gateway.admin import admin_routes
 from gateway.admin_auth import admin_only
 from gateway.config import Config
+from gateway.dispatch import ExactRoutes, GatewayApp
 from gateway.errors import GatewayError
 from gateway.inflight import InflightLimit
 from gateway.ingest import IngestEndpoint
@@ -85,7 +85,9 @@ async def on_internal_error(request: Request, exc: Exception) -> Response:
     return error_response(GatewayError("internal error", status=500, code="internal_error"))
 
 
-def build_routes(gateway: Gateway) -> list[BaseRoute]:
+def build_routes(gateway: Gateway, exact: ExactRoutes | None = None) -> list[BaseRoute]:
+    """Every route, for Starlette; ``exact`` also gets the ingest routes, for ``GatewayApp``'s
+    dispatch in front of Starlette (their 404/405 neighbours and the OpenAPI page still come from here)."""
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
@@ -99,7 +101,11 @@ def build_routes(gateway: Gateway) -> list[BaseRoute]:
                 owner = claimed.setdefault((route.path, method), dialect.name)
                 if owner != dialect.name:
                     raise GatewayError(f"dialects {owner!r} and {dialect.name!r} both claim {method} {route.path}")
-            routes.append(Route(route.path, IngestEndpoint(gateway, dialect, route), methods=list(route.methods)))
+            ingest = IngestEndpoint(gateway, dialect, route)
+            routes.append(Route(route.path, ingest, methods=list(route.methods)))
+            if exact is not None:
+                for path in route.paths:
+                    exact.add(path, route.methods, ingest)
     plugin_routes = gateway.hooks.routes()
     for plugin_route in plugin_routes:
         endpoint = admin_only(plugin_route.endpoint) if plugin_route.admin else plugin_route.endpoint
@@ -128,7 +134,7 @@ def slash_twins(routes: list[BaseRoute]) -> list[BaseRoute]:
     return twins
 
 
-def create_app(config: Config) -> Starlette:
+def create_app(config: Config) -> GatewayApp:
     gateway = Gateway(config)
 
     @contextlib.asynccontextmanager
@@ -145,11 +151,12 @@ def create_app(config: Config) -> Starlette:
     # A fatal signal (SIGBUS when a mapped SQLite -shm file cannot be backed, SIGSEGV in an
     # extension) would end the process without a word: say which and where, on stderr.
     faulthandler.enable(all_threads=True)
-    # Outermost (inside Starlette's error layer): a request refused for its framing or for the bytes
-    # in flight costs nothing further.
-    middleware = [Middleware(InflightLimit, max_bytes=config.server.max_inflight_bytes)]
-    app = Starlette(routes=build_routes(gateway), lifespan=lifespan, exception_handlers=handlers,
-                    middleware=middleware)
+    # Outermost: a request refused for its framing or for the bytes in flight costs nothing further.
+    # One instance in front of both the exact ingest routes and Starlette's stack: one cap for all.
+    exact = ExactRoutes()
+    app = GatewayApp(routes=build_routes(gateway, exact), lifespan=lifespan, exception_handlers=handlers)
+    app.exact = exact
+    app.front = InflightLimit(app.dispatch, max_bytes=config.server.max_inflight_bytes)
     app.router.redirect_slashes = False  # every route is served in both forms; an unknown path is a 404
     app.state.gateway = gateway
     return app

@@ -188,7 +188,7 @@ class SinkWorker:
         self.cursor = batch.last_seq
         self._delivered_at = time.monotonic()
         if self.observer is not None:
-            self.observer.delivered(self.name, len(batch))
+            self.observer.delivered(self.name, len(batch), batch.duplicates)
 
 
 class DeliveryEngine:

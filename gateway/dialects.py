@@ -47,9 +47,13 @@ class Unpacked(NamedTuple):
     batch: Mapping[str, Any] | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ItemContext:
-    """What a mapping may know about the event it maps."""
+    """What a mapping may know about the event it maps.
+
+    The core makes one per request and moves ``index`` from item to item (no object per event),
+    so a mapping reads it while it runs and keeps no reference to it.
+    """
 
     source: Source
     route: DialectRoute

@@ -26,6 +26,8 @@ class Metrics:
         self.commit_failures = Counter("gateway_group_commit_failures", "Group commits given up", registry=r)
         self.sink_delivered = Counter("gateway_sink_delivered_events", "Events delivered, by sink", ["sink"],
                                       registry=r)
+        self.sink_duplicates = Counter("gateway_sink_duplicate_events", "Events a sink skipped as ones it already "
+                                       "held (same source and message id), by sink", ["sink"], registry=r)
         self.sink_failures = Counter("gateway_sink_failures", "Failed delivery attempts, by sink", ["sink"],
                                      registry=r)
         self._request_children: dict[tuple[str, int], Counter] = {}
@@ -44,8 +46,11 @@ class Metrics:
     def commit_failed(self) -> None:
         self.commit_failures.inc()
 
-    def delivered(self, sink: str, events: int) -> None:
-        self.sink_delivered.labels(sink).inc(events)
+    def delivered(self, sink: str, events: int, duplicates: int = 0) -> None:
+        """``events`` handed to the sink, of which it skipped ``duplicates`` as already held."""
+        self.sink_delivered.labels(sink).inc(events - duplicates)
+        if duplicates:
+            self.sink_duplicates.labels(sink).inc(duplicates)
 
     def sink_failed(self, sink: str) -> None:
         self.sink_failures.labels(sink).inc()

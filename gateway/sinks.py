@@ -17,14 +17,19 @@ if TYPE_CHECKING:
 
 
 class Batch:
-    """Consecutive events of the durable log. ``raw`` holds each event's JSON bytes as committed."""
+    """Consecutive events of the durable log. ``raw`` holds each event's JSON bytes as committed.
 
-    __slots__ = ("__dict__", "first_seq", "last_seq", "raw")
+    A sink that recognises events it already holds (a redelivery, or an id its source repeated)
+    and skips them sets ``duplicates`` to how many: the core counts those apart from delivered ones.
+    """
+
+    __slots__ = ("__dict__", "duplicates", "first_seq", "last_seq", "raw")
 
     def __init__(self, first_seq: int, last_seq: int, raw: Sequence[bytes]) -> None:
         self.first_seq = first_seq
         self.last_seq = last_seq
         self.raw = raw
+        self.duplicates = 0
 
     @cached_property
     def events(self) -> list[CanonicalEvent]:

@@ -43,6 +43,7 @@ class WebhookSink:
         engine = self.ctx.database.engine
         # A crash between our commit and the core's cursor update hands us the same events again.
         if self._stored_up_to is not None and batch.last_seq <= self._stored_up_to:
+            batch.duplicates = len(batch)  # already stored (and sent or on its way): counted as such
             return
         waiting = await store.count_waiting(engine, self.ctx.name)
         if waiting >= self.settings.max_pending_batches:
