@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 from gateway.admin import admin_routes
 from gateway.admin_auth import admin_only
 from gateway.config import Config
+from gateway.cors import with_cors
 from gateway.errors import GatewayError
 from gateway.ingest import IngestEndpoint
 from gateway.metrics import CONTENT_TYPE
@@ -88,12 +89,16 @@ def build_routes(gateway: Gateway) -> list[BaseRoute]:
                 owner = claimed.setdefault((route.path, method), dialect.name)
                 if owner != dialect.name:
                     raise GatewayError(f"dialects {owner!r} and {dialect.name!r} both claim {method} {route.path}")
-            routes.append(Route(route.path, IngestEndpoint(gateway, dialect, route), methods=list(route.methods)))
+            # OPTIONS: the ingest endpoint answers browsers' CORS preflights itself.
+            routes.append(Route(route.path, IngestEndpoint(gateway, dialect, route),
+                                methods=[*route.methods, "OPTIONS"]))
     plugin_routes = gateway.hooks.routes()
     for plugin_route in plugin_routes:
         endpoint = admin_only(plugin_route.endpoint) if plugin_route.admin else plugin_route.endpoint
-        routes.append(Route(plugin_route.path, endpoint, methods=list(plugin_route.methods),
-                            name=plugin_route.name))
+        methods = list(plugin_route.methods)
+        if plugin_route.cors:
+            endpoint, methods = with_cors(endpoint), [*methods, "OPTIONS"]
+        routes.append(Route(plugin_route.path, endpoint, methods=methods, name=plugin_route.name))
     routes.append(openapi_route(routes, plugin_routes))
     return routes
 

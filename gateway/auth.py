@@ -22,7 +22,7 @@ HEADER_STYLES = ("basic", "bearer", "query_token")
 _HOW = {
     "basic": "as the HTTP Basic user name",
     "bearer": "as Authorization: Bearer <key>",
-    "query_token": "as the token query parameter",
+    "query_token": "as the {param} query parameter",
     "body_write_key": "as {field} in the JSON body",
 }
 _ABSENT = hashlib.sha256(b"").digest()
@@ -32,12 +32,16 @@ def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
 
 
-def presented_key(style: str, authorization: str | None, query_string: bytes) -> str | None:
-    """The key a request presents in one header style, or None when it presents none that way."""
+def presented_key(style: str, authorization: str | None, query_string: bytes,
+                  query_param: str = "token") -> str | None:
+    """The key a request presents in one header style, or None when it presents none that way.
+
+    ``query_param`` names the query-key style's parameter; each route says which (``token``, ``writeKey``).
+    """
     if style == "query_token":
         if not query_string:
             return None
-        values = parse_qs(query_string.decode("latin-1")).get("token")
+        values = parse_qs(query_string.decode("latin-1")).get(query_param)
         return values[0] if values else None
     if not authorization:
         return None
@@ -54,8 +58,8 @@ def presented_key(style: str, authorization: str | None, query_string: bytes) ->
     return None
 
 
-def how_to_send(styles: Sequence[str], body_field: str | None) -> str:
-    return " or ".join(_HOW[s].format(field=body_field or "writeKey") for s in styles)
+def how_to_send(styles: Sequence[str], body_field: str | None, query_param: str = "token") -> str:
+    return " or ".join(_HOW[s].format(field=body_field or "writeKey", param=query_param) for s in styles)
 
 
 class AuthService:
@@ -83,9 +87,9 @@ class AuthService:
         return source if source.dialect == dialect else None
 
     def authenticate(self, dialect: str, key: str | None, styles: Sequence[str],
-                     body_field: str | None) -> Source:
+                     body_field: str | None, query_param: str = "token") -> Source:
         if not key:
-            raise Unauthorized(f"missing key: send your source's key {how_to_send(styles, body_field)}",
+            raise Unauthorized(f"missing key: send your source's key {how_to_send(styles, body_field, query_param)}",
                                code="missing_key")
         source = self.lookup(dialect, key)
         if source is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import zlib
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from starlette.types import Receive
@@ -74,3 +75,13 @@ def parse_json(data: bytes) -> Any:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise GatewayError(f"body is not valid JSON: {exc}", code="invalid_json") from None
+
+
+def query_payload(query_string: bytes, key_param: str) -> dict[str, str]:
+    """A GET route's payload: its query parameters as an object (the last of a repeated one wins),
+    without the key, which is not stored. The dialect gives the names their meaning."""
+    try:
+        pairs = parse_qsl(query_string.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError:
+        raise GatewayError("the query string is not valid UTF-8", code="invalid_query") from None
+    return {name: value for name, value in pairs if name != key_param}

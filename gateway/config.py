@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gateway import config_schema as cs
+from gateway.cors import source_origins
 from gateway.plugins import registered
 from gateway.sources import Source
 from gateway.validation import CompiledSchema
@@ -44,6 +45,7 @@ class ServerConfig:
     body_timeout_seconds: float = 30.0
     keep_alive_seconds: float = 5.0
     graceful_timeout_seconds: float = 10.0
+    cors_origins: tuple[str, ...] = ("*",)
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ def source_from_table(table: Mapping[str, Any], dialect: Dialect, origin: str = 
         max_request_bytes=table.get("max_request_bytes", dialect.max_request_bytes),
         max_events_per_request=table.get("max_events_per_request", 20_000),
         origin=origin,
+        allowed_origins=source_origins(table.get("allowed_origins")),
     )
 
 
@@ -174,6 +177,8 @@ def parse_config(data: dict[str, Any], path: Path, hooks: Hooks) -> Config:
         seen.add(sink.name)
     server = dict(data.get("server", {}))
     server["trusted_proxies"] = tuple(server.get("trusted_proxies", ()))
+    if "cors_origins" in server:
+        server["cors_origins"] = tuple(server["cors_origins"])
     plugins_dir = data.get("plugins_dir")
     return Config(
         path=path,

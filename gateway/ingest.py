@@ -15,12 +15,12 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from gateway import auth
-from gateway.body import ClientGone, decode, parse_json, read_body
+from gateway.body import ClientGone, decode, parse_json, query_payload, read_body
 from gateway.clientip import client_ip
 from gateway.dialects import Dialect, DialectRoute, IngestResult, ItemContext
 from gateway.enrich import Stamp, enrich
 from gateway.errors import GatewayError, InvalidEvent, PayloadTooLarge
-from gateway.responses import send_json
+from gateway.responses import send_empty, send_fixed, send_json
 from gateway.sources import Source
 from gateway.storage.log import Write
 from gateway.validation import CompiledSchema
@@ -33,6 +33,8 @@ log = logging.getLogger("gateway.ingest")
 # request, the rest get the validator's short message. And the loop yields now and then.
 EXPLAIN_AT_MOST = 100
 YIELD_EVERY = 1000
+WANTED_HEADERS = frozenset({b"authorization", b"content-encoding", b"content-length", b"x-forwarded-for",
+                            b"origin", b"access-control-request-headers"})
 # Answers that may leave part of the request body unread (key refused first, body too big or too slow).
 ANSWERED_BEFORE_BODY = frozenset({401, 408, 413})
 
@@ -43,13 +45,23 @@ class IngestEndpoint:
         self.dialect = dialect
         self.route = route
         self.schema = CompiledSchema(dialect.item_schema)
-        self.header_styles = tuple(s for s in dialect.auth if s in auth.HEADER_STYLES)
-        self.body_auth = "body_write_key" in dialect.auth
+        self.styles = tuple(route.auth or dialect.auth)
+        self.header_styles = tuple(s for s in self.styles if s in auth.HEADER_STYLES)
+        self.body_auth = "body_write_key" in self.styles
+        self.key_field = dialect.body_key_field if self.body_auth else None
         self.metric_route = route.path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers_in = {k: v for k, v in scope["headers"] if k in WANTED_HEADERS}
+        raw_origin = headers_in.get(b"origin")
+        origin = raw_origin.decode("latin-1") if raw_origin is not None else None
+        if scope["method"] == "OPTIONS":
+            requested = headers_in.get(b"access-control-request-headers")
+            await send_empty(send, 204, self.gateway.cors.preflight_headers(
+                origin, requested.decode("latin-1") if requested else None))
+            return
         try:
-            status, body, headers = 200, await self._handle(scope, receive), None
+            status, body, headers = 200, await self._handle(scope, receive, headers_in, origin), None
         except GatewayError as error:
             status, headers = error.status, error.headers
             if status in ANSWERED_BEFORE_BODY:
@@ -57,42 +69,52 @@ class IngestEndpoint:
                 # keeps a client from sending its next request into a connection about to close.
                 headers = {**headers, "Connection": "close"}
             body = orjson.dumps(self.dialect.error_body(error.body(), error))
+            if self.route.fixed_answer is not None:
+                # A pixel shows an image whatever happened; the reason rides in a header.
+                headers = {**headers, "X-Gateway-Error": f"{status} {error.code}"}
         except ClientGone:
             return
-        await send_json(send, status, body, headers)
+        cors = self.gateway.cors.answer_headers(origin)
+        headers = {**headers, **cors} if headers else cors
+        if self.route.fixed_answer is not None:
+            await send_fixed(send, self.route.fixed_answer, headers)
+        else:
+            await send_json(send, status, body, headers)
+        # Counted with the status it came to, also when a pixel answered its image anyway.
         self.gateway.metrics.request(self.metric_route, status)
 
-    def _headers(self, scope: Scope) -> dict[bytes, bytes]:
-        wanted = (b"authorization", b"content-encoding", b"content-length", b"x-forwarded-for")
-        return {k: v for k, v in scope["headers"] if k in wanted}
-
-    async def _handle(self, scope: Scope, receive: Receive) -> bytes:
+    async def _handle(self, scope: Scope, receive: Receive, headers: dict[bytes, bytes], origin: str | None) -> bytes:
         gateway = self.gateway
-        headers = self._headers(scope)
         authorization = headers.get(b"authorization", b"").decode("latin-1") or None
         source: Source | None = None
         for style in self.header_styles:
-            key = auth.presented_key(style, authorization, scope.get("query_string", b""))
+            key = auth.presented_key(style, authorization, scope.get("query_string", b""), self.route.query_key)
             if key:
-                source = gateway.auth.authenticate(self.dialect.name, key, self.dialect.auth,
-                                                   self.dialect.body_key_field)
+                source = gateway.auth.authenticate(self.dialect.name, key, self.styles, self.key_field,
+                                                   self.route.query_key)
                 break
         if source is None and not self.body_auth:
-            gateway.auth.authenticate(self.dialect.name, None, self.dialect.auth, self.dialect.body_key_field)
+            gateway.auth.authenticate(self.dialect.name, None, self.styles, self.key_field, self.route.query_key)
         limit = source.max_request_bytes if source else gateway.request_limit(self.dialect.name)
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             raise PayloadTooLarge(f"request body of {int(length)} bytes exceeds the limit of {limit} bytes",
                                   detail={"limit": "max_request_bytes", "max_bytes": limit})
-        data = await read_body(receive, limit, gateway.config.server.body_timeout_seconds)
-        encoding = headers.get(b"content-encoding")
-        data = decode(data, encoding.decode("latin-1") if encoding else None, limit)
-        payload = parse_json(data)
+        if scope["method"] == "GET":
+            data = scope.get("query_string", b"")
+            payload: Any = query_payload(data, self.route.query_key)
+        else:
+            data = await read_body(receive, limit, gateway.config.server.body_timeout_seconds)
+            encoding = headers.get(b"content-encoding")
+            data = decode(data, encoding.decode("latin-1") if encoding else None, limit)
+            payload = parse_json(data)
+        # The body's key is never stored, also on a route that does not authenticate by it.
         field = self.dialect.body_key_field
         body_key = payload.pop(field, None) if field and isinstance(payload, dict) else None
         if source is None:
             source = gateway.auth.authenticate(self.dialect.name, body_key if isinstance(body_key, str) else None,
-                                               self.dialect.auth, field)
+                                               self.styles, field, self.route.query_key)
+        gateway.cors.check(origin, source.allowed_origins)
         if len(data) > source.max_request_bytes:
             raise PayloadTooLarge(f"request body exceeds the limit of {source.max_request_bytes} bytes",
                                   detail={"limit": "max_request_bytes", "max_bytes": source.max_request_bytes})

@@ -197,7 +197,7 @@ def build_document(routes: Sequence[BaseRoute], plugin_routes: Sequence[PluginRo
         if not isinstance(route, Route):
             continue  # mounts (static files) are not API operations
         path = re.sub(r"{([^}:]+):[^}]*}", r"{\1}", route.path)
-        methods = sorted((route.methods or {"GET"}) - {"HEAD"})
+        methods = sorted((route.methods or {"GET"}) - {"HEAD", "OPTIONS"})  # OPTIONS: CORS preflights
         for method in methods:
             if isinstance(route.endpoint, IngestEndpoint):
                 operation = builder.ingest(route.endpoint.dialect, route.endpoint.route)

@@ -16,7 +16,7 @@ from typing import Any
 
 from gateway import Dialect, hookimpl
 from plugins.segment_style.mapping import map_event
-from plugins.segment_style.routes import ROUTES
+from plugins.segment_style.routes import ROUTES, SINGLE_TYPES
 from plugins.segment_style.unpack import KEY_FIELD, unpack
 
 ITEM_SCHEMA: dict[str, Any] = json.loads(files(__name__).joinpath("event.schema.json").read_text("utf-8"))
@@ -28,6 +28,14 @@ SOURCE_SCHEMA: dict[str, Any] = {
             "type": "boolean",
             "default": True,
             "description": "Refuse events that carry neither userId nor anonymousId (RudderStack does)",
+        },
+        "required_fields": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {kind: {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True}
+                           for kind in SINGLE_TYPES},
+            "description": "Per type, the fields an event must carry; a type listed replaces its default "
+                           "(track: event; group: groupId; alias: previousId, userId)",
         },
     },
     "required": ["write_key"],
