@@ -34,4 +34,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .venv-sdks data
+	rm -rf $(VENV) .venv-sdks .npm-sdks data

@@ -14,9 +14,10 @@ from collections.abc import Callable, Mapping
 from importlib.resources import files
 from typing import Any
 
-from gateway import Dialect, hookimpl
+from gateway import Dialect, PluginRoute, hookimpl
 from plugins.segment_style.mapping import map_event
 from plugins.segment_style.routes import ROUTES, SINGLE_TYPES
+from plugins.segment_style.settings import SETTINGS_ROUTES
 from plugins.segment_style.unpack import KEY_FIELD, unpack
 
 ITEM_SCHEMA: dict[str, Any] = json.loads(files(__name__).joinpath("event.schema.json").read_text("utf-8"))
@@ -74,3 +75,9 @@ DIALECT = Dialect(
 @hookimpl
 def register_dialects(register: Callable[[Dialect], None]) -> None:
     register(DIALECT)
+
+
+@hookimpl
+def register_routes(register: Callable[[PluginRoute], None]) -> None:
+    for route in SETTINGS_ROUTES:
+        register(route)
