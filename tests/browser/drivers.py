@@ -52,3 +52,25 @@ async ({gateway, key, options, waitMs}) => {
   return {anonymousId: analytics.getAnonymousId(), errors};
 }
 """
+
+# analytics.js's snippet form: a stub that queues calls, then the standalone library (here from the
+# page's own origin); analytics._cdn is the one setting that points it at the gateway.
+SEGMENT_SNIPPET = """
+({gateway, key, library}) => {
+  const analytics = window.analytics = [];
+  for (const method of ['identify', 'track', 'page', 'group', 'alias', 'screen']) {
+    analytics[method] = (...args) => { analytics.push([method, ...args]); return analytics; };
+  }
+  analytics._writeKey = key;
+  analytics._cdn = gateway;
+  analytics.identify('web-user', {email: 'ada@example.com', plan: 'pro'});
+  analytics.track('Order Completed', {total: 19.99, currency: 'EUR'});
+  analytics.page('Docs', 'Install', {path: '/docs/install'});
+  analytics.group('acme', {name: 'Acme', seats: 12});
+  analytics.alias('web-user', 'anon-web');
+  analytics.screen('Settings', 'Profile', {tab: 'privacy'});
+  const script = document.createElement('script');
+  script.src = library;
+  document.head.appendChild(script);
+}
+"""

@@ -21,7 +21,7 @@ import pytest
 from tests.conftest import BASE_CONFIG, GatewayFactory
 from tests.support.server import RunningGateway
 
-from .drivers import RUDDERSTACK, SEGMENT
+from .drivers import RUDDERSTACK, SEGMENT, SEGMENT_SNIPPET
 
 KEY = "wk_browser_page"
 LOCKED_KEY = "wk_browser_locked"
@@ -184,6 +184,15 @@ def test_analytics_next_sends_each_call_once_to_its_short_path(
     assert by_type["identify"]["traits"] == {"email": "ada@example.com", "plan": "pro"}
     assert by_type["alias"]["previousId"] == "anon-web" and by_type["alias"]["userId"] == "web-user"
     assert by_type["page"]["context"]["page"]["url"] == f"{page_origin}/segment.html"
+
+
+def test_the_analytics_js_snippet_form_needs_only_cdn_set(
+        open_page: Any, gateway: RunningGateway, page_origin: str) -> None:
+    seen = open_page(page_origin, "segment")
+    seen.page.evaluate(SEGMENT_SNIPPET, {"gateway": gateway.url, "key": KEY,
+                                         "library": "/node_modules/@segment/analytics-next/dist/umd/standalone.js"})
+    wait_for(seen, lambda: seen.page.evaluate("typeof window.analytics.user === 'function'"))
+    check_arrival(gateway, seen, seen.page.evaluate("window.analytics.user().anonymousId()"), SEGMENT_TYPES)
 
 
 def test_analytics_next_batching_posts_to_b(open_page: Any, gateway: RunningGateway, page_origin: str) -> None:
