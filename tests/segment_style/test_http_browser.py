@@ -276,3 +276,13 @@ def test_required_fields_in_the_config_are_checked(gateway_factory: GatewayFacto
     gw = gateway_factory(bad, run=False)
     with pytest.raises(RuntimeError, match="required_fields"):
         gw.start()
+
+
+def test_openapi_describes_beacon_and_pixel_as_they_are(gw: RunningGateway) -> None:
+    doc = gw.get("/openapi.json").json()
+    pixel = doc["paths"]["/pixel/v1/track"]["get"]
+    assert "requestBody" not in pixel and list(pixel["responses"]["200"]["content"]) == ["image/gif"]
+    assert pixel["security"] == [{"query_writeKey": []}]
+    assert doc["components"]["securitySchemes"]["query_writeKey"]["name"] == "writeKey"
+    assert doc["paths"]["/beacon/v1/batch"]["post"]["security"] == [{"query_writeKey": []}]
+    assert "options" not in doc["paths"]["/v1/t"]
