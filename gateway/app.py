@@ -65,7 +65,10 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     message = {404: f"no route {request.url.path}",
                405: f"{request.method} is not allowed on {request.url.path}"}.get(exc.status_code, exc.detail)
-    headers = dict(exc.headers) if exc.headers else None
+    headers = dict(exc.headers) if exc.headers else {}
+    gateway: Gateway = request.app.state.gateway
+    if request.url.path in gateway.cors.paths:  # e.g. a GET on an ingest route: the page may read the 405
+        headers.update(gateway.cors.answer_headers(request.headers.get("origin")))
     return _closing(request, error_response(GatewayError(message, status=exc.status_code, code=code,
                                                          headers=headers)))
 
@@ -92,6 +95,7 @@ def build_routes(gateway: Gateway) -> list[BaseRoute]:
             # OPTIONS: the ingest endpoint answers browsers' CORS preflights itself.
             routes.append(Route(route.path, IngestEndpoint(gateway, dialect, route),
                                 methods=[*route.methods, "OPTIONS"]))
+            gateway.cors.paths.add(route.path)
     plugin_routes = gateway.hooks.routes()
     for plugin_route in plugin_routes:
         endpoint = admin_only(plugin_route.endpoint) if plugin_route.admin else plugin_route.endpoint

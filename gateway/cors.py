@@ -45,6 +45,8 @@ class CorsPolicy:
         listed = {normalize(o) for o in origins}
         self.any = ANY in listed
         self.origins = frozenset(listed - {ANY})
+        # The fixed paths of CORS routes, so the router's own 404/405 answers there get the headers too.
+        self.paths: set[str] = set()
 
     def allows(self, origin: str, source_origins: frozenset[str] = frozenset()) -> bool:
         wanted = normalize(origin)

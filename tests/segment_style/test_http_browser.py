@@ -98,6 +98,9 @@ def test_every_answer_carries_cors_headers_errors_included(gw: RunningGateway) -
         assert response.status_code == status, response.text
         assert {"code", "message", "detail"} <= set(response.json())
         cors_ok(response)
+    wrong_method = gw.get("/v1/t", headers={"Origin": PAGE})
+    assert wrong_method.status_code == 405 and wrong_method.json()["code"] == "method_not_allowed"
+    assert wrong_method.headers["access-control-allow-origin"] == PAGE
     no_origin = gw.post("/v1/t", headers=basic(KEY), json={"event": "A", "anonymousId": "a1"})
     assert no_origin.status_code == 200 and "access-control-allow-origin" not in no_origin.headers
 
