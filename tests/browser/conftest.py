@@ -37,7 +37,9 @@ def other_origin(site: Path) -> Iterator[str]:
         yield origin
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API runs, the main thread has an event loop,
+# and later tests' asyncio.run() would refuse to start.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if shutil.which("chromium") is None:
         setup_machine.main()  # apt-get install chromium, as `make test` does before pytest
