@@ -10,7 +10,7 @@ from bench import bodies
 from tests.support.server import TEST_PLUGINS_DIR
 
 WANTED = {"segment_style": "dialect", "filum": "dialect", "usermaven": "dialect",
-          "sqlite_sink": "sink", "webhook_sink": "sink", "stdout_sink": "sink"}
+          "sqlite_sink": "sink", "webhook_sink": "sink", "stdout_sink": "sink", "kafka_sink": "sink"}
 
 
 def working_plugins() -> set[str]:
@@ -93,6 +93,10 @@ class Setup:
                           f'target = "{receiver_url}/hook"\nallow_private_targets = true\n'
                           # Momentum's 10k batches; a short time cut keeps the run's tail short.
                           'batch_max_events = 10000\nbatch_max_seconds = 2\nstart = "beginning"\n'])
+
+    def sink_config(self, sink_table: str) -> str:
+        """Only the given ``[[sinks]]`` table, from the start of a log an ingestion run filled."""
+        return "\n".join([self._top(), _server(1), _STORAGE, *self._sources(), sink_table])
 
     def _top(self) -> str:
         """Top-level keys, which TOML wants before the first table: the test-only probe dialect's folder."""

@@ -22,6 +22,7 @@ if str(ROOT) not in sys.path:
 
 from bench import bodies  # noqa: E402
 from bench.configs import Setup, working_plugins  # noqa: E402
+from bench.kafka import kafka_delivery  # noqa: E402
 from bench.loadgen import Load, ensure_wrk, run_wrk  # noqa: E402
 from bench.processes import BenchGateway, Helper  # noqa: E402
 from bench.profiling import Profiler  # noqa: E402
@@ -238,6 +239,10 @@ def main(argv: list[str] | None = None) -> int:
             bench.delivery(directory)
         except Exception as exc:  # one broken row must not cost the others
             bench.rows.append(Row("5", "webhook delivery", f"error: {type(exc).__name__}: {exc}"[:300]))
+        try:
+            bench.rows.append(kafka_delivery(setup, directory))
+        except Exception as exc:
+            bench.rows.append(Row("5k", "Kafka delivery", f"error: {type(exc).__name__}: {exc}"[:300]))
         bench.workers(track, batch)
         bench.memory()
     finally:

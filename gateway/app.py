@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -19,10 +21,13 @@ from gateway.admin_auth import admin_only
 from gateway.config import Config
 from gateway.cors import with_cors
 from gateway.errors import GatewayError
+from gateway.inflight import InflightLimit
 from gateway.ingest import IngestEndpoint
 from gateway.metrics import CONTENT_TYPE
 from gateway.openapi import openapi_route
+from gateway.protocol_errors import install as install_protocol_errors
 from gateway.responses import error_response, json_response
+from gateway.routes import slash_forms
 from gateway.runtime import Gateway
 
 log = logging.getLogger("gateway")
@@ -40,6 +45,10 @@ async def ready(request: Request) -> Response:
     except Exception:
         return json_response({"code": "not_ready", "message": "the durable log's database does not answer",
                               "detail": None}, status=503, headers={"Retry-After": "5"})
+    problem = await gateway.durable.can_write()
+    if problem is not None:
+        return json_response({"code": "not_ready", "message": "the durable log cannot write events now",
+                              "detail": problem}, status=503, headers={"Retry-After": "5"})
     return json_response({"status": "ready", "delivery": gateway.is_leader})
 
 
@@ -57,6 +66,7 @@ def _closing(request: Request, response: Response) -> Response:
 
 async def on_gateway_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
+    request.app.state.gateway.request_log.refused(request.url.path, None, exc.status, exc.code, exc.message)
     return _closing(request, error_response(exc))
 
 
@@ -69,6 +79,7 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
     gateway: Gateway = request.app.state.gateway
     if request.url.path in gateway.cors.paths:  # e.g. a GET on an ingest route: the page may read the 405
         headers.update(gateway.cors.answer_headers(request.headers.get("origin")))
+    request.app.state.gateway.request_log.refused(request.url.path, None, exc.status_code, code, message)
     return _closing(request, error_response(GatewayError(message, status=exc.status_code, code=code,
                                                          headers=headers)))
 
@@ -95,7 +106,7 @@ def build_routes(gateway: Gateway) -> list[BaseRoute]:
             # OPTIONS: the ingest endpoint answers browsers' CORS preflights itself.
             routes.append(Route(route.path, IngestEndpoint(gateway, dialect, route),
                                 methods=[*route.methods, "OPTIONS"]))
-            gateway.cors.paths.add(route.path)
+            gateway.cors.paths.update(slash_forms(route.path))
     plugin_routes = gateway.hooks.routes()
     for plugin_route in plugin_routes:
         endpoint = admin_only(plugin_route.endpoint) if plugin_route.admin else plugin_route.endpoint
@@ -104,7 +115,26 @@ def build_routes(gateway: Gateway) -> list[BaseRoute]:
             endpoint, methods = with_cors(endpoint), [*methods, "OPTIONS"]
         routes.append(Route(plugin_route.path, endpoint, methods=methods, name=plugin_route.name))
     routes.append(openapi_route(routes, plugin_routes))
-    return routes
+    return routes + slash_twins(routes)
+
+
+def slash_twins(routes: list[BaseRoute]) -> list[BaseRoute]:
+    """The other trailing-slash form of each route not registered in both already, served by the same
+    endpoint: ``POST /v1/track/`` is answered, not redirected (clients drop the body on a 307).
+    Listed after the OpenAPI document is built, which names each route once."""
+    taken = {(r.path, m) for r in routes if isinstance(r, Route) for m in (r.methods or ())}
+    twins: list[BaseRoute] = []
+    for route in routes:
+        if not isinstance(route, Route):
+            continue
+        endpoint = route.endpoint
+        forms = endpoint.route.paths if isinstance(endpoint, IngestEndpoint) else slash_forms(route.path)
+        for path in forms:
+            methods = [m for m in (route.methods or ()) if (path, m) not in taken]
+            if path != route.path and methods:
+                taken.update((path, m) for m in methods)
+                twins.append(Route(path, endpoint, methods=methods))
+    return twins
 
 
 def create_app(config: Config) -> Starlette:
@@ -120,6 +150,15 @@ def create_app(config: Config) -> Starlette:
 
     handlers: dict[Any, Any] = {GatewayError: on_gateway_error, HTTPException: on_http_error,
                                 Exception: on_internal_error}
-    app = Starlette(routes=build_routes(gateway), lifespan=lifespan, exception_handlers=handlers)
+    install_protocol_errors()
+    # A fatal signal (SIGBUS when a mapped SQLite -shm file cannot be backed, SIGSEGV in an
+    # extension) would end the process without a word: say which and where, on stderr.
+    faulthandler.enable(all_threads=True)
+    # Outermost (inside Starlette's error layer): a request refused for its framing or for the bytes
+    # in flight costs nothing further.
+    middleware = [Middleware(InflightLimit, max_bytes=config.server.max_inflight_bytes)]
+    app = Starlette(routes=build_routes(gateway), lifespan=lifespan, exception_handlers=handlers,
+                    middleware=middleware)
+    app.router.redirect_slashes = False  # every route is served in both forms; an unknown path is a 404
     app.state.gateway = gateway
     return app

@@ -20,7 +20,7 @@ from gateway.sources import Source
 
 HEADER_STYLES = ("basic", "bearer", "query_token")
 _HOW = {
-    "basic": "as the HTTP Basic user name",
+    "basic": "as the HTTP Basic user name (or password)",
     "bearer": "as Authorization: Bearer <key>",
     "query_token": "as the {param} query parameter",
     "body_write_key": "as {field} in the JSON body",
@@ -53,8 +53,10 @@ def presented_key(style: str, authorization: str | None, query_string: bytes,
             decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             raise Unauthorized("the Authorization header is not valid HTTP Basic credentials") from None
-        user, _, _password = decoded.partition(":")
-        return user or None
+        user, _, password = decoded.partition(":")
+        # The key belongs in the user name (Segment's convention); a key sent as the password alone,
+        # a common slip, is taken as well rather than refused as "missing".
+        return user or password or None
     return None
 
 

@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl
 import orjson
 from starlette.types import Receive
 
+from gateway.bigints import refuse_big_integers
 from gateway.errors import GatewayError, PayloadTooLarge
 
 
@@ -56,6 +57,11 @@ def gunzip(data: bytes, limit: int) -> bytes:
                               detail={"limit": "max_request_bytes", "max_bytes": limit})
     if not decompressor.eof:
         raise GatewayError("body is truncated gzip", code="invalid_gzip")
+    if decompressor.unused_data:
+        # A second member or bytes after the first: what they mean differs between decoders, and an
+        # event a client sent must not be dropped (or smuggled in) by ours disagreeing with its own.
+        raise GatewayError(f"{len(decompressor.unused_data)} bytes follow the end of the gzip data; "
+                           "send exactly one gzip member", code="invalid_gzip")
     return out
 
 
@@ -72,9 +78,11 @@ def parse_json(data: bytes) -> Any:
     if not data.strip():
         raise GatewayError("empty body: expected a JSON document", code="invalid_json")
     try:
-        return orjson.loads(data)
+        document = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise GatewayError(f"body is not valid JSON: {exc}", code="invalid_json") from None
+    refuse_big_integers(data)
+    return document
 
 
 def query_payload(query_string: bytes, key_param: str) -> dict[str, str]:

@@ -5,16 +5,17 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gateway import config_schema as cs
+from gateway.config_checks import ValueProblem, check_database_url, check_sink_table
 from gateway.cors import source_origins
 from gateway.plugins import registered
 from gateway.sources import Source
-from gateway.validation import CompiledSchema
+from gateway.validation import config_errors
 
 if TYPE_CHECKING:
     from gateway.dialects import Dialect
@@ -46,6 +47,10 @@ class ServerConfig:
     keep_alive_seconds: float = 5.0
     graceful_timeout_seconds: float = 10.0
     cors_origins: tuple[str, ...] = ("*",)
+    # Request bytes all requests in flight may hold together (per process); past it new requests get
+    # 503 + Retry-After before their body is read. 16 MiB: four full 4 MB batches at once, which take
+    # about 100 MB each while parsed, mapped and committed.
+    max_inflight_bytes: int = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,7 @@ def expand_env(value: Any, where: str, environ: Mapping[str, str]) -> Any:
 
 
 def _check(schema: Mapping[str, Any], data: Any, where: str) -> None:
-    errors = CompiledSchema(schema).all_errors(data)
+    errors = config_errors(schema, data)
     if errors:
         raise ConfigError(f"{where}: {errors[0].message}")
 
@@ -128,7 +133,18 @@ def validate_source(table: Mapping[str, Any], dialects: Mapping[str, Dialect], w
     if dialect is None:
         raise ConfigError(f"{where}: unknown dialect {dialect_name!r}; available: {registered(dialects)}")
     _check(cs.merged(cs.SOURCE_COMMON, dict(dialect.source_schema), ["name", "dialect"]), table, where)
+    refuse_padded_secrets(table, dialect.secret_fields, where)
     return source_from_table(table, dialect)
+
+
+def refuse_padded_secrets(table: Mapping[str, Any], keys: Sequence[str], where: str) -> None:
+    """A key with leading or trailing whitespace (an environment variable ending in a newline) can
+    never match: presented keys arrive without it. Refused at start-up, naming the key."""
+    for key in keys:
+        value = table.get(key)
+        if isinstance(value, str) and value != value.strip():
+            raise ConfigError(f"{where}: {key} has leading or trailing whitespace (an environment variable "
+                              "ending in a newline?); no client could present it: remove the whitespace")
 
 
 def validate_sink(table: Mapping[str, Any], sink_types: Mapping[str, SinkType], where: str,
@@ -140,6 +156,16 @@ def validate_sink(table: Mapping[str, Any], sink_types: Mapping[str, SinkType], 
     if sink_type is None:
         raise ConfigError(f"{where}: unknown sink type {type_name!r}; available: {registered(sink_types)}")
     _check(cs.merged(cs.SINK_COMMON, dict(sink_type.config_schema), ["name", "type"]), table, where)
+    refuse_padded_secrets(table, sink_type.secret_fields, where)
+    if sink_type.check is not None:
+        try:
+            sink_type.check(table)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    try:
+        check_sink_table(table, sink_type.config_schema)
+    except ValueProblem as exc:
+        raise ConfigError(f"{where}: {exc}") from None
     settings = {**cs.SINK_DEFAULTS, **sink_type.defaults, **table}
     return SinkConfig(name=table["name"], type=type_name, settings=settings, origin=origin)
 
@@ -164,6 +190,11 @@ def parse_config(data: dict[str, Any], path: Path, hooks: Hooks) -> Config:
     _check(cs.TOP, data, file)
     for table, schema in (("server", cs.SERVER), ("storage", cs.STORAGE), ("admin", cs.ADMIN)):
         _check(schema, data.get(table, {}), f"{file}: [{table}]")
+    refuse_padded_secrets(data.get("admin", {}), ("api_key",), f"{file}: [admin]")
+    try:
+        check_database_url("url", data.get("storage", {}).get("url"))
+    except ValueProblem as exc:
+        raise ConfigError(f"{file}: [storage] {exc}") from None
     dialects, sink_types = hooks.dialects(), hooks.sink_types()
     sources = [validate_source(t, dialects, f"{file}: {_table_label('sources', i, t)}")
                for i, t in enumerate(data.get("sources", []))]
@@ -199,7 +230,10 @@ def read_toml(path: Path, environ: Mapping[str, str] | None = None) -> dict[str,
         raise ConfigError(f"{path}: no such file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    data: dict[str, Any] = expand_env(raw, "", os.environ if environ is None else environ)
+    try:
+        data: dict[str, Any] = expand_env(raw, "", os.environ if environ is None else environ)
+    except ConfigError as exc:  # like every other config error: the file first, then the table and key
+        raise ConfigError(f"{path}: {exc}") from None
     return data
 
 

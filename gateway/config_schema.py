@@ -6,7 +6,8 @@ from typing import Any
 
 # A browser origin as the Origin header spells it: scheme://host[:port], or "null" (sandboxed pages).
 ORIGIN = {"type": "string", "pattern": "^(null|https?://[^/\\s]+/?)$"}
-NAME = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"}
+NAME = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        "x-expected": "1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit"}
 POSITIVE_INT = {"type": "integer", "minimum": 1}
 SECONDS = {"type": "number", "minimum": 0}
 
@@ -22,6 +23,7 @@ SERVER: dict[str, Any] = {
         "keep_alive_seconds": {"type": "number", "exclusiveMinimum": 0},
         "graceful_timeout_seconds": SECONDS,
         "cors_origins": {"type": "array", "items": {"anyOf": [{"const": "*"}, ORIGIN]}},
+        "max_inflight_bytes": POSITIVE_INT,
     },
 }
 
@@ -84,8 +86,13 @@ SINK_DEFAULTS: dict[str, Any] = {"start": "beginning", "batch_max_events": 1000,
 
 
 def merged(common: dict[str, Any], own: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    """A closed object schema: the core's common keys plus a plugin's own, so typos are caught."""
+    """A closed object schema: the core's common keys plus a plugin's own, so typos are caught.
+
+    Other keywords of the plugin's schema (``allOf``, ``if``/``then``: keys that need each other)
+    are kept as they are."""
+    rest = {k: v for k, v in own.items() if k not in ("properties", "required")}
     return {
+        **rest,
         "type": "object",
         "additionalProperties": False,
         "properties": {**common, **own.get("properties", {})},

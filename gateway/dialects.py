@@ -31,6 +31,13 @@ class DialectRoute:
     query_key: str = "token"
     fixed_answer: tuple[str, bytes] | None = None
 
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Where the route is served: its path with and without a trailing slash (no redirect)."""
+        from gateway.routes import slash_forms
+
+        return slash_forms(self.path)
+
 
 class Unpacked(NamedTuple):
     """The events of one request body, as sent. ``many`` is true for batch or array bodies.

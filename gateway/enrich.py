@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 
 from gateway.canonical import CanonicalEvent
-from gateway.errors import InvalidEvent
 from gateway.sources import Source
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_time(value: Any, field: str) -> datetime:
-    """An ISO-8601 time; one without an offset is taken as UTC (what servers without a zone mean)."""
-    if not isinstance(value, str):
-        raise InvalidEvent(f"{field} must be an ISO-8601 string", field=field)
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidEvent(f"{field} is not an ISO-8601 time: {value[:64]!r}", field=field) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+from gateway.times import difference, iso, parse_time, shift
 
 
 def new_message_id() -> str:
@@ -91,15 +76,9 @@ def enrich(event: CanonicalEvent, stamp: Stamp, source: Source) -> CanonicalEven
         event["originalTimestamp"] = client_time
         sent_at = event.get("sentAt")
         if sent_at:
-            try:
-                happened = stamp.received - (parse_time(sent_at, "sentAt") - happened)
-            except OverflowError:
-                raise InvalidEvent("timestamp and sentAt are too far apart to correct for clock skew",
-                                   field="timestamp") from None
-        try:
-            event["timestamp"] = iso(happened)
-        except (OverflowError, ValueError):
-            raise InvalidEvent("timestamp is out of range", field="timestamp") from None
+            skew = difference(parse_time(sent_at, "sentAt"), happened, "sentAt")
+            happened = shift(stamp.received, -skew, "timestamp")
+        event["timestamp"] = iso(happened)
     else:
         event["timestamp"] = stamp.received_iso
         if event.get("sentAt"):

@@ -1,7 +1,9 @@
 """The one error shape every answer of the gateway uses.
 
 Official SDKs crash into retry loops when an error body lacks ``code``, and some read
-``message`` or ``detail``: all three are always present.
+``message`` or ``detail``: all three are always present. ``detail`` carries what ``message`` does
+not (the field, the limit, what was expected) and is null when there is nothing more to say; a
+dialect whose SDK shows ``detail`` fills it in its ``error_body``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ class GatewayError(Exception):
             self.status = status
         if code is not None:
             self.code = code
-        self.detail = detail if detail is not None else message
+        self.detail = detail
         self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:

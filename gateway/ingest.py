@@ -36,7 +36,8 @@ YIELD_EVERY = 1000
 WANTED_HEADERS = frozenset({b"authorization", b"content-encoding", b"content-length", b"x-forwarded-for",
                             b"origin", b"access-control-request-headers"})
 # Answers that may leave part of the request body unread (key refused first, body too big or too slow).
-ANSWERED_BEFORE_BODY = frozenset({401, 408, 413})
+ANSWERED_BEFORE_BODY = frozenset({401, 408, 413, 503})
+SOURCE_KEY = "gateway.source"  # the request's source, once known, for the request log
 
 
 class IngestEndpoint:
@@ -69,6 +70,7 @@ class IngestEndpoint:
                 # keeps a client from sending its next request into a connection about to close.
                 headers = {**headers, "Connection": "close"}
             body = orjson.dumps(self.dialect.error_body(error.body(), error))
+            self.gateway.request_log.refused(self.route.path, scope.get(SOURCE_KEY), status, error.code, error.message)
             if self.route.fixed_answer is not None:
                 # A pixel shows an image whatever happened; the reason rides in a header.
                 headers = {**headers, "X-Gateway-Error": f"{status} {error.code}"}
@@ -114,10 +116,11 @@ class IngestEndpoint:
         if source is None:
             source = gateway.auth.authenticate(self.dialect.name, body_key if isinstance(body_key, str) else None,
                                                self.styles, field, self.route.query_key)
-        gateway.cors.check(origin, source.allowed_origins)
         if len(data) > source.max_request_bytes:
             raise PayloadTooLarge(f"request body exceeds the limit of {source.max_request_bytes} bytes",
                                   detail={"limit": "max_request_bytes", "max_bytes": source.max_request_bytes})
+        scope[SOURCE_KEY] = source.name
+        gateway.cors.check(origin, source.allowed_origins)
         gateway.limiter.check(source)
         peer = scope.get("client")
         forwarded = headers.get(b"x-forwarded-for")
@@ -149,8 +152,8 @@ class IngestEndpoint:
             if index % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)  # a huge request must not keep other clients waiting
             try:
-                rows.extend(self._item(item, index, prefix, source, stamp, check_size,
-                                       explain=len(errors) < EXPLAIN_AT_MOST))
+                rows.extend(self._guarded_item(item, index, prefix, source, stamp, check_size,
+                                               explain=len(errors) < EXPLAIN_AT_MOST))
             except InvalidEvent as error:
                 field = _join(prefix, error.field)
                 errors.append(error)
@@ -164,8 +167,10 @@ class IngestEndpoint:
         if errors and (not unpacked.many or not rows or source.batch_mode == "atomic"):
             first = errors[0]
             if unpacked.many:
-                first = InvalidEvent(f"{len(errors)} of {len(unpacked.items)} events are invalid; "
-                                     f"first: {answers[0]['field'] or ''} {first.message}".replace("  ", " "),
+                where = f"{unpacked.path}[{answers[0]['index']}]"
+                verb = "is" if len(errors) == 1 else "are"
+                first = InvalidEvent(f"{len(errors)} of {len(unpacked.items)} events {verb} invalid; "
+                                     f"the first, {where}: {first.message}",
                                      code=first.code if len({e.code for e in errors}) == 1 else "invalid_events")
                 first.detail = {"rejected": answers}
                 if all(e.status == 413 for e in errors):
@@ -183,7 +188,30 @@ class IngestEndpoint:
             gateway.metrics.rejected.labels(source.name).inc(len(rejections))
         if raise_after is not None:
             raise raise_after
+        if rejections:
+            gateway.request_log.rejected_items(self.route.path, source.name, len(rejections), len(unpacked.items),
+                                               errors[0].code if len({e.code for e in errors}) == 1
+                                               else "invalid_events")
         return IngestResult(accepted=len(rows), rejected=answers)
+
+    def _guarded_item(self, item: Any, index: int, prefix: str, source: Source, stamp: Stamp,
+                      check_size: bool, explain: bool) -> list[dict[str, Any]]:
+        """``_item``, with any failure that is not the client's answer turned into that event's rejection.
+
+        Value decoding raises InvalidEvent naming the field; should a dialect or transform still raise
+        something else for a value it did not foresee, only that event is refused (and the fault
+        logged for the developer), so the other events of the request are kept and an SDK retrying
+        the batch is not stuck on it for ever.
+        """
+        try:
+            return self._item(item, index, prefix, source, stamp, check_size, explain)
+        except GatewayError:
+            raise
+        except Exception:
+            log.exception("dialect %s: event %d of a request from source %r could not be mapped",
+                          self.dialect.name, index, source.name)
+            raise InvalidEvent("event holds a value this gateway cannot represent", code="unmappable_event") \
+                from None
 
     def _item(self, item: Any, index: int, prefix: str, source: Source, stamp: Stamp,
               check_size: bool, explain: bool = True) -> list[dict[str, Any]]:

@@ -25,3 +25,9 @@ class PluginRoute:
     name: str | None = None
     summary: str = ""
     cors: bool = False
+
+
+def slash_forms(path: str) -> tuple[str, ...]:
+    """A path and its other trailing-slash form: the gateway serves both, and never answers 307."""
+    bare = path.rstrip("/")
+    return (bare, bare + "/") if bare else ("/",)

@@ -26,6 +26,7 @@ from gateway.delivery import DeliveryEngine
 from gateway.errors import GatewayError
 from gateway.limits import RateLimiter
 from gateway.metrics import Metrics
+from gateway.request_log import RequestLog
 from gateway.sinks import Sink, SinkContext
 from gateway.sources import Source
 from gateway.storage.database import Database
@@ -47,6 +48,7 @@ class Gateway:
         self.dialects = self.hooks.dialects()
         self.sink_types = self.hooks.sink_types()
         self.metrics = Metrics()
+        self.request_log = RequestLog()
         self.auth = AuthService()
         self.limiter = RateLimiter()
         self.cors = CorsPolicy(config.server.cors_origins)

@@ -65,6 +65,10 @@ class SinkType:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     secret_fields: tuple[str, ...] = ()
     description: str = ""
+    # What JSON Schema cannot say (a URL that parses, say): called with the sink's table once it
+    # passed the schema, at config check, start-up and in any API that makes sinks; it raises
+    # ValueError with a message that names the key.
+    check: Callable[[Mapping[str, Any]], None] | None = None
 
 
 def event_filter(types: Sequence[str] | None) -> Callable[[CanonicalEvent], bool] | None:

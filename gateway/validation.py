@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import fastjsonschema
-import jsonschema
-from jsonschema.exceptions import ValidationError, best_match
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
+
+
+# A schema keyword (ignored by validators) giving a pattern's meaning in words, for error messages.
+EXPECTED = "x-expected"
 
 
 class FieldError(NamedTuple):
@@ -61,6 +64,9 @@ def describe(error: ValidationError, prefix: str = "") -> FieldError:
     if error.validator == "enum":
         options = ", ".join(repr(v) for v in error.validator_value)
         return FieldError(field, f"{label} must be one of {options}, not {instance!r}")
+    if error.validator == "pattern" and isinstance(error.schema.get(EXPECTED), str):
+        # the schema's own words for what it expects, rather than the regular expression
+        return FieldError(field, f"{label} must be {error.schema[EXPECTED]}, not {instance!r}")
     if error.validator == "const":
         return FieldError(field, f"{label} must be {error.validator_value!r}, not {instance!r}")
     return FieldError(field, f"{label}: {error.message}")
@@ -88,6 +94,9 @@ class CompiledSchema:
 
     def __init__(self, schema: Mapping[str, Any]) -> None:
         # fastjsonschema rewrites nested $refs in place: give it a copy, never the plugin's schema.
+        import fastjsonschema
+        import jsonschema
+
         schema = dict(copy.deepcopy(schema))
         jsonschema.Draft7Validator.check_schema(schema)
         self._rust = _rust_validator(schema)  # first: it reads the schema as given, and keeps no reference
@@ -99,10 +108,13 @@ class CompiledSchema:
         for when a request has already had many invalid events described."""
         if self._rust is not None and self._rust.is_valid(instance):
             return None
+        from fastjsonschema import JsonSchemaValueException
+        from jsonschema.exceptions import best_match
+
         try:
             self._fast(instance)
             return None
-        except fastjsonschema.JsonSchemaValueException as fast_error:
+        except JsonSchemaValueException as fast_error:
             best = best_match(self._full.iter_errors(instance)) if explain else None
             if best is not None:
                 return describe(best, prefix)
@@ -111,5 +123,16 @@ class CompiledSchema:
 
     def all_errors(self, instance: Any, prefix: str = "") -> list[FieldError]:
         """Every problem, for start-up checks where a complete report beats speed."""
+        if self._rust is not None and self._rust.is_valid(instance):
+            return []
         errors = sorted(self._full.iter_errors(instance), key=lambda e: list(e.absolute_path))
         return [describe(e, prefix) for e in errors]
+
+
+def config_errors(schema: Mapping[str, Any], instance: Any) -> list[FieldError]:
+    """Every problem of a config table. Valid tables, the usual case, are decided by jsonschema-rs
+    alone, so ``gateway check`` does not pay for importing and compiling the Python validators."""
+    rust = _rust_validator(dict(schema))
+    if rust is not None and rust.is_valid(instance):
+        return []
+    return CompiledSchema(schema).all_errors(instance)

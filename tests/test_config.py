@@ -52,7 +52,7 @@ def test_unset_variable_names_it(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("change", "expected"), [
     (("[storage]", "[storage]\nbogus = 1"), ["[storage]", "unknown key bogus"]),
     (('dialect = "probe"', 'dialect = "nope"'), ["sources[0]", "unknown dialect 'nope'", "available:", "probe"]),
-    (('type = "stdout"', 'type = "kafka"'), ["sinks[0]", "unknown sink type 'kafka'", "stdout"]),
+    (('type = "stdout"', 'type = "kinesis"'), ["sinks[0]", "unknown sink type 'kinesis'", "stdout"]),
     (('write_key = "probe-write-key"', "write_key = 12345678"), ["sources[0] ('probe')", "write_key",
                                                                   "must be a string"]),
     (('write_key = "probe-write-key"', 'write_key = "short"'), ["sources[0]", "write_key"]),

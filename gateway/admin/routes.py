@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gateway.admin import api
+from gateway.admin import api, traffic
 from gateway.admin.page import STATIC_DIR, admin_page
 from gateway.admin_auth import admin_only
 
@@ -24,6 +24,7 @@ def admin_routes() -> list[BaseRoute]:
         (one + "/events", api.source_events, "GET", "admin_source_events"),
         (one + "/rejections", api.source_rejections, "GET", "admin_source_rejections"),
         ("/api/v1/dialects", api.list_dialects, "GET", "admin_dialects"),
+        ("/api/v1/traffic", traffic.traffic, "GET", "admin_traffic"),
     ]
     routes: list[BaseRoute] = [Route(path, admin_only(endpoint), methods=[method], name=name)
                                for path, endpoint, method, name in api_routes]

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from gateway.errors import Unavailable
 from gateway.storage.database import Database, dialect_insert
+from gateway.storage.log_health import LogHealth
 from gateway.storage.sqlite_writer import SqliteWriter
 from gateway.storage.tables import core_metadata, log_table, rejection_table, stats_table
 
@@ -64,7 +65,9 @@ class DurableLog:
         self._stats_upsert = stats_upsert(database)
         self._serialize_commits = database.engine.dialect.name == "postgresql"
         # A SQLite file gets the one-hop writer; other databases go through the async engine.
-        self._writer = SqliteWriter(database, self._stats_upsert) if database.path is not None else None
+        self.health = LogHealth()  # whether the log can write now, for /ready
+        self._writer = SqliteWriter(database, self._stats_upsert, self.health) if database.path is not None \
+            else None
 
     async def start(self) -> None:
         await self.database.create_all(core_metadata)
@@ -79,6 +82,16 @@ class DurableLog:
             await self._task
         if self._writer is not None:
             await self._writer.close()
+
+    async def can_write(self) -> str | None:
+        """Why the log cannot write now, or None; probes the log only after a commit failed."""
+        health = self.health
+        if health.writable or health.permanent:
+            return health.reason
+        problem = await self._writer.probe() if self._writer is not None else None
+        if problem is None:
+            health.ok()
+        return problem or health.reason
 
     async def max_seq(self) -> int:
         async with self.database.engine.connect() as conn:
@@ -140,11 +153,13 @@ class DurableLog:
         while True:
             try:
                 await self._commit(group)
+                self.health.ok()
                 return
             except TRANSIENT as exc:
                 waited = time.monotonic() - started
                 if waited >= self.unavailable_after:
                     log.error("durable log unavailable after %.1fs: %s", waited, type(exc).__name__)
+                    self.health.failed(f"commits fail: {type(exc).__name__}")
                     if self.observer is not None:
                         self.observer.commit_failed()
                     raise Unavailable("events cannot be stored right now; retry later",

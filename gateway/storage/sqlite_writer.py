@@ -18,6 +18,8 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.sql import ClauseElement
 
 from gateway.storage.database import Database
+from gateway.storage.log_files import LogFiles, probe
+from gateway.storage.log_health import LogHealth
 from gateway.storage.tables import log_table, rejection_table
 
 LOG_COLUMNS = ["source", "received_at", "event", "raw"]
@@ -31,8 +33,10 @@ def _sql(statement: ClauseElement, columns: list[str] | None = None) -> str:
 class SqliteWriter:
     """Commits a group on a dedicated thread; ``commit`` returns the log's highest seq afterwards."""
 
-    def __init__(self, database: Database, stats_upsert: ClauseElement) -> None:
+    def __init__(self, database: Database, stats_upsert: ClauseElement, health: LogHealth) -> None:
         self.database = database
+        assert database.path is not None
+        self.files = LogFiles(database.path, health)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="durable-log")
         self._conn: sqlite3.Connection | None = None
         self._insert_log = _sql(log_table.insert(), LOG_COLUMNS)
@@ -50,6 +54,7 @@ class SqliteWriter:
         if self._conn is None:
             self._conn = self.database.connect_sqlite()
         conn = self._conn
+        self.files.verify(conn)  # a vanished or replaced WAL/database: 503, never a 200 on it
         # IMMEDIATE takes the write lock up front: waiting for it (busy_timeout) beats failing to
         # upgrade a read lock half-way through when another process writes too.
         conn.execute("BEGIN IMMEDIATE")
@@ -66,7 +71,17 @@ class SqliteWriter:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        self.files.committed()
         return None if head is None else int(head)
+
+    async def probe(self) -> str | None:
+        """Why the log cannot write now, or None (for /ready once a commit has failed)."""
+        def run() -> str | None:
+            if self._conn is None:
+                self._conn = self.database.connect_sqlite()
+            return probe(self._conn, self.files)
+
+        return await asyncio.get_running_loop().run_in_executor(self._executor, run)
 
     async def close(self) -> None:
         def close() -> None:

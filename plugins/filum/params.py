@@ -20,8 +20,8 @@ def _json_type(value: Any) -> str:
             float: "number", type(None): "null"}.get(type(value), type(value).__name__)
 
 
-def _decode(value_type: str, raw: Any) -> Any:
-    """The value itself, or raise ValueError saying what it should have been."""
+def _decode(value_type: str, raw: Any, field: str, where: str) -> Any:
+    """The value itself, or raise ValueError saying what it should have been (InvalidEvent for a time)."""
     if raw is None:  # a typed null: the SDK sends {"string_value": null} for a None param
         return None
     if value_type == "string_value" and isinstance(raw, str):
@@ -34,18 +34,18 @@ def _decode(value_type: str, raw: Any) -> Any:
     if value_type == "double_value" and isinstance(raw, int | float) and not isinstance(raw, bool):
         return float(raw)
     if value_type == "datetime_value" and isinstance(raw, str):
-        moment = to_utc_iso(raw)
-        if moment is None:
-            raise ValueError(f"must be an ISO-8601 date-time such as 2024-07-15T07:58:13Z, not {raw[:40]!r}")
-        return moment
+        return to_utc_iso(raw, field, f"{where}: {value_type}")
     wanted = {"string_value": "a string", "int_value": "an integer", "double_value": "a number",
               "datetime_value": "an ISO-8601 date-time string"}[value_type]
     raise ValueError(f"must be {wanted}, not {_json_type(raw)}")
 
 
+def _where(index: int, key: str | None) -> str:
+    return f"event_params[{index}]" + (f" (key {key!r})" if key is not None else "")
+
+
 def _invalid(index: int, key: str | None, problem: str, field: str) -> InvalidEvent:
-    where = f"event_params[{index}]" + (f" (key {key!r})" if key is not None else "")
-    return InvalidEvent(f"{where}: {problem}", field=field)
+    return InvalidEvent(f"{_where(index, key)}: {problem}", field=field)
 
 
 def _value_type(index: int, key: str, value: Any, path: str) -> str:
@@ -79,7 +79,7 @@ def decode_params(params: list[Any] | None) -> dict[str, Any]:
         value_type = _value_type(index, key, param.get("value"), f"{path}.value")
         raw = param["value"][value_type]
         try:
-            decoded[key] = _decode(value_type, raw)
+            decoded[key] = _decode(value_type, raw, f"{path}.value.{value_type}", _where(index, key))
         except ValueError as problem:
             raise _invalid(index, key, f"{value_type} {problem}", f"{path}.value.{value_type}") from None
     return decoded

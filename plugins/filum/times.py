@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
+from gateway import InvalidEvent
+from gateway.times import utc_iso
 from plugins.filum.schema import EVENT_SCHEMA
 
 # The same pattern the input schema declares, so the schema and the mapping cannot disagree.
 _ISO_PATTERN = re.compile(EVENT_SCHEMA["definitions"]["datetime"]["pattern"])
+EXAMPLE = "2024-07-15T07:58:13Z"
 
 
-def to_utc_iso(text: str) -> str | None:
-    """``text`` as ``YYYY-MM-DDTHH:MM:SS.mmmZ``, or None when it is not an ISO-8601 date-time.
+def to_utc_iso(text: str, field: str, what: str | None = None) -> str:
+    """``text`` as ``YYYY-MM-DDTHH:MM:SS.mmmZ``; InvalidEvent naming ``field`` when it is no such time.
 
     Without an offset the time is taken as UTC: the SDK stamps its own times in UTC, and a
-    guess at the sender's zone would be worse than a documented rule.
+    guess at the sender's zone would be worse than a documented rule. ``what`` names the value in
+    the message when ``field`` is a path a reader would not recognise (a param's key).
     """
     if not _ISO_PATTERN.fullmatch(text):
-        return None
+        raise InvalidEvent(f"{what or field} must be an ISO-8601 date-time such as {EXAMPLE}, "
+                           f"not {text[:40]!r}", field=field)
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:  # matches the pattern but is no real date, e.g. month 13
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return utc_iso(text, field)
+    except InvalidEvent as error:
+        if what is not None:
+            error.message = error.message.replace(field, what, 1)
+        raise

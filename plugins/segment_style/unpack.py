@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway import DialectRoute, GatewayError, Unpacked
+from plugins.segment_style.routes import SINGLE_TYPES
 
 # Batch-level fields an item inherits when it lacks them (Segment's batch semantics).
 INHERITED = ("context", "integrations", "sentAt")
@@ -17,10 +18,10 @@ PIXEL_PREFIX = "pixel:"
 def unpack(body: Any, route: DialectRoute) -> Unpacked:
     kind = str(route.kind)
     if kind in ("batch", "import"):
-        return Unpacked(_batch_items(body), many=True, path="batch")
+        return Unpacked(_batch_items(body, route.path), many=True, path="batch")
     if kind.startswith(PIXEL_PREFIX):
-        return Unpacked([_single_item(from_query(body), kind[len(PIXEL_PREFIX):])], many=False)
-    return Unpacked([_single_item(body, kind)], many=False)
+        return Unpacked([_single_item(from_query(body), kind[len(PIXEL_PREFIX):], route.path)], many=False)
+    return Unpacked([_single_item(body, kind, route.path)], many=False)
 
 
 def from_query(params: dict[str, str]) -> dict[str, Any]:
@@ -42,9 +43,17 @@ def from_query(params: dict[str, str]) -> dict[str, Any]:
     return event
 
 
-def _single_item(body: Any, kind: str) -> Any:
+def _sibling(path: str, leaf: str) -> str:
+    return f"{path.rstrip('/').rpartition('/')[0]}/{leaf}"
+
+
+def _single_item(body: Any, kind: str, path: str) -> Any:
     if not isinstance(body, dict):
         return body  # the item schema answers with "must be an object"
+    if isinstance(body.get("batch"), list) and "type" not in body:
+        batch_path = _sibling(path, "batch")
+        raise GatewayError(f'this looks like a batch ({{"batch": [...]}}): POST it to {batch_path}',
+                           code="wrong_route", detail={"field": "batch", "expected": batch_path})
     sent = body.get("type")
     if sent is not None and sent != kind:
         found = repr(sent[:64]) if isinstance(sent, str) else _kind(sent)
@@ -55,8 +64,13 @@ def _single_item(body: Any, kind: str) -> Any:
     return body
 
 
-def _batch_items(body: Any) -> list[Any]:
+def _batch_items(body: Any, path: str) -> list[Any]:
     items = body.get("batch") if isinstance(body, dict) else None
+    if items is None and isinstance(body, dict) and body.get("type") in SINGLE_TYPES:
+        kind = str(body["type"])
+        raise GatewayError(f'this looks like one {kind} event: POST it to {_sibling(path, kind)}, '
+                           'or wrap it here as {"batch": [event]}', code="wrong_route",
+                           detail={"field": "batch", "expected": _sibling(path, kind)})
     if not isinstance(items, list):
         if not isinstance(body, dict):
             found = f"the body is {_kind(body)}"

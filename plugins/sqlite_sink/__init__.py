@@ -4,12 +4,22 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from gateway import SinkType, hookimpl
+from gateway import SinkContext, SinkType, hookimpl
 from plugins.sqlite_sink.cli import add_command
-from plugins.sqlite_sink.sink import CONFIG_SCHEMA, SqliteSink
+from plugins.sqlite_sink.settings import CONFIG_SCHEMA
+
+if TYPE_CHECKING:
+    from plugins.sqlite_sink.sink import SqliteSink
+
+
+def _factory(settings: Mapping[str, Any], context: SinkContext) -> SqliteSink:
+    # imported here: loading the plugin (gateway --help, check) must not pay for SQLAlchemy
+    from plugins.sqlite_sink.sink import SqliteSink
+
+    return SqliteSink.from_settings(settings, context)
 
 
 @hookimpl
@@ -17,7 +27,7 @@ def register_sinks(register: Callable[[SinkType], None]) -> None:
     register(
         SinkType(
             name="sqlite",
-            factory=SqliteSink.from_settings,
+            factory=_factory,
             config_schema=CONFIG_SCHEMA,
             # a PostgreSQL URL may carry a password
             secret_fields=("url",),

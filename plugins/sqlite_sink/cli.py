@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
-
-import orjson
+from typing import TYPE_CHECKING, Any, TextIO
 
 from gateway.canonical import EVENT_TYPES
+from gateway.cli import add_config_argument
 from gateway.config import ConfigError, SinkConfig, load_config
-from gateway.storage.database import Database
-from plugins.sqlite_sink.query import EventQuery, newest_events
-from plugins.sqlite_sink.schema import SchemaError, readable_version
+
+if TYPE_CHECKING:
+    from plugins.sqlite_sink.query import EventQuery
 
 SINK_TYPE = "sqlite"
 COLUMNS = ("RECEIVED AT", "TYPE", "EVENT", "USER", "SOURCE", "MESSAGE ID")
@@ -47,7 +45,7 @@ def add_command(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="show the newest events stored by a sqlite sink",
         description="Show the newest events a sqlite sink stored, newest first.",
     )
-    parser.add_argument("--config", type=Path, default=Path("config.toml"), help="default: config.toml")
+    add_config_argument(parser)
     parser.add_argument("--sink", help="which sqlite sink, when the config has several")
     parser.add_argument("--source", help="only events from this source (its name)")
     parser.add_argument("--type", choices=EVENT_TYPES, help="only events of this type")
@@ -108,11 +106,17 @@ def write_table(events: list[dict[str, Any]], out: TextIO) -> None:
 
 
 def write_json_lines(events: list[dict[str, Any]], out: TextIO) -> None:
+    import orjson
+
     for event in events:
         out.write(orjson.dumps(event).decode() + "\n")
 
 
 async def fetch(sink: SinkConfig, config_dir: Path, query: EventQuery) -> list[dict[str, Any]]:
+    from gateway.storage.database import Database
+    from plugins.sqlite_sink.query import newest_events
+    from plugins.sqlite_sink.schema import SchemaError, readable_version
+
     database = Database(sink.settings["url"], base_dir=config_dir)
     where = f"sink {sink.name!r}: {database.path or 'its database'}"
     try:
@@ -129,12 +133,21 @@ async def fetch(sink: SinkConfig, config_dir: Path, query: EventQuery) -> list[d
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
     try:
         config = load_config(args.config)
         sink = pick_sink(config.sinks, args.sink, config.path)
+        from plugins.sqlite_sink.query import EventQuery
+
         query = EventQuery(source=args.source, type=args.type, event=args.event, user=args.user,
                            limit=args.limit)
         events = asyncio.run(fetch(sink, config.config_dir, query))
+        if not events and args.source is not None and args.source not in {s.name for s in config.sources}:
+            # not in the config and nothing stored under that name: a typo, not an empty source
+            known = ", ".join(sorted(s.name for s in config.sources)) or "none"
+            raise CommandError(f"unknown source {args.source!r}: the config's sources are {known}, and the sink "
+                               "holds no events from a source of that name", status=2)
     except ConfigError as exc:
         print(f"gateway events: {exc}", file=sys.stderr)
         return 2

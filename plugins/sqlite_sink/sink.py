@@ -12,20 +12,10 @@ from gateway.sinks import Batch, SinkContext
 from gateway.storage.database import Database
 from plugins.sqlite_sink.rows import replace_nul, to_row
 from plugins.sqlite_sink.schema import insert_ignoring_duplicates, prepare
+from plugins.sqlite_sink.settings import CONFIG_SCHEMA
 from plugins.sqlite_sink.table import EVENTS
 
-CONFIG_SCHEMA: dict[str, Any] = {
-    "properties": {
-        "url": {
-            "type": "string",
-            # Only async drivers work; say so at start-up rather than with a driver error later.
-            "pattern": r"^(sqlite\+aiosqlite|postgresql\+asyncpg)://",
-            "description": "sqlite+aiosqlite:///path/events.db (relative to the config file) "
-                           "or postgresql+asyncpg://user:password@host/database",
-        },
-    },
-    "required": ["url"],
-}
+__all__ = ["CONFIG_SCHEMA", "SqliteSink"]
 
 
 class SqliteSink:

@@ -61,8 +61,10 @@ def ok_body(body: dict[str, Any], result: IngestResult) -> dict[str, Any]:
 
 
 def error_body(body: dict[str, Any], error: GatewayError) -> dict[str, Any]:
-    # The SDK shows ``detail`` of a failed answer; ``status`` mirrors the success shape.
-    return {"status": "error", **body}
+    # The SDK shows ``detail`` of a failed answer (the message, when the core has nothing more);
+    # ``status`` mirrors the success shape.
+    detail = body.get("detail")
+    return {"status": "error", **body, "detail": body["message"] if detail is None else detail}
 
 
 DIALECT = Dialect(

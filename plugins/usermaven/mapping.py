@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hmac
-from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from gateway import CanonicalEvent, Forbidden, InvalidEvent, ItemContext
+from gateway.times import from_epoch_millis
 from plugins.usermaven.context import build_context
 
 IDENTIFY = "user_identify"
@@ -16,12 +16,11 @@ USER_TRAITS = {
     "email": "email", "created_at": "createdAt", "first_name": "firstName", "last_name": "lastName",
 }
 COMPANY_TRAITS = {"name": "name", "created_at": "createdAt"}
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def iso_millis(ms: int) -> str:
+def iso_millis(ms: int, field: str = "_timestamp") -> str:
     """UTC milliseconds since the epoch -> ``2021-09-20T15:02:02.000Z`` (integer arithmetic: exact)."""
-    moment = _EPOCH + timedelta(milliseconds=ms)
+    moment = from_epoch_millis(ms, field)
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway import PluginRoute, SinkContext, SinkType, hookimpl
-from plugins.webhook_sink import api, api_batches, cli
+from plugins.webhook_sink import cli
 from plugins.webhook_sink.settings import (
     BATCH_DEFAULTS,
     CONFIG_SCHEMA,
@@ -18,13 +18,25 @@ from plugins.webhook_sink.settings import (
     SECRET_FIELDS,
     SINK_TYPE,
 )
-from plugins.webhook_sink.sink import WebhookSink
+
+if TYPE_CHECKING:
+    from plugins.webhook_sink.sink import WebhookSink
 
 BASE = "/api/v1/webhooks"
 
 
 def _factory(settings: Mapping[str, Any], ctx: SinkContext) -> WebhookSink:
+    # imported here: loading the plugin (gateway --help, check) must not pay for the sender and HTTP client
+    from plugins.webhook_sink.sink import WebhookSink
+
     return WebhookSink(settings, ctx)
+
+
+def check_settings(settings: Mapping[str, Any]) -> None:
+    """The target must parse as every attempt will parse it (ValueError naming the key otherwise)."""
+    from plugins.webhook_sink.targets import parse_target  # with httpx: only for a webhook to check
+
+    parse_target(settings["target"])
 
 
 @hookimpl
@@ -37,11 +49,14 @@ def register_sinks(register: Callable[[SinkType], None]) -> None:
                   "retry_for_seconds": RETRY_FOR_SECONDS},
         secret_fields=SECRET_FIELDS,
         description="POSTs batches of events to a URL; retries, dead letters and replays",
+        check=check_settings,
     ))
 
 
 @hookimpl
 def register_routes(register: Callable[[PluginRoute], None]) -> None:
+    from plugins.webhook_sink import api, api_batches
+
     for path in (BASE, BASE + "/"):  # Momentum's examples POST to the trailing-slash form
         register(PluginRoute(path, api.list_webhooks, methods=("GET",), summary="list webhooks"))
         register(PluginRoute(path, api.create_webhook, methods=("POST",), summary="create a webhook"))

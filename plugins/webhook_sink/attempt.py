@@ -58,11 +58,11 @@ async def post(client: httpx.AsyncClient, settings: WebhookSettings, batch_id: s
         # Re-wrapping or compressing 10k events takes tens of milliseconds: off the event loop,
         # so ingestion keeps answering (and zlib runs in parallel, it releases the GIL).
         body, headers = await asyncio.to_thread(prepare, settings, batch_id, stored)
-    url: httpx.URL | str = settings.target
     extensions: dict[str, str] = {}
     try:
+        url = settings.url
         if not settings.allow_private_targets:
-            pinned = await public_target(settings.target)
+            pinned = await public_target(url)
             url, extensions = pinned.url, pinned.extensions
             headers.update(pinned.headers)
         # httpx times each phase; this bounds the whole attempt, a slow trickle included.
@@ -81,6 +81,10 @@ async def post(client: httpx.AsyncClient, settings: WebhookSettings, batch_id: s
         return Outcome(None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
     except GatewayError as exc:
         return Outcome(None, exc.message)
+    except Exception as exc:
+        # A failure goes through backoff, the retry window and the failure counter like any
+        # other; an exception left to the sender would leave the batch due at once, for ever.
+        return Outcome(None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
     if 200 <= response.status_code < 300:
         return Outcome(response.status_code, body=excerpt)
     return Outcome(response.status_code, f"HTTP {response.status_code}",

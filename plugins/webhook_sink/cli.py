@@ -7,19 +7,17 @@ replayed batches on its next look at the table (within a second).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import orjson
-
+from gateway.cli import add_config_argument
 from gateway.config import ConfigError, load_config
 from gateway.errors import GatewayError
-from gateway.storage.database import Database
-from plugins.webhook_sink import store
-from plugins.webhook_sink.views import batch_json, parse_time
+from plugins.webhook_sink.settings import STATES
+
+if TYPE_CHECKING:
+    from gateway.storage.database import Database
 
 
 def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -27,7 +25,7 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     commands = webhooks.add_subparsers(dest="webhooks_command", required=True)
 
     replay = commands.add_parser("replay", help="send dead batches again, with a fresh retry window")
-    replay.add_argument("--config", required=True, type=Path, help="path to config.toml")
+    add_config_argument(replay)
     which = replay.add_mutually_exclusive_group(required=True)
     which.add_argument("--batch", help="one batch id")
     which.add_argument("--webhook", help="every dead batch of this webhook (its id)")
@@ -35,9 +33,9 @@ def add_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     replay.set_defaults(func=lambda args: _run(args, _replay))
 
     batches = commands.add_parser("batches", help="list a webhook's recent batches as JSON lines")
-    batches.add_argument("--config", required=True, type=Path, help="path to config.toml")
+    add_config_argument(batches)
     batches.add_argument("--webhook", required=True, help="the webhook's id")
-    batches.add_argument("--state", choices=store.STATES)
+    batches.add_argument("--state", choices=STATES)
     batches.add_argument("--limit", type=int, default=100)
     batches.set_defaults(func=lambda args: _run(args, _batches))
 
@@ -48,6 +46,11 @@ def _run(args: argparse.Namespace, command: Callable[[argparse.Namespace, Databa
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+    import asyncio
+
+    from gateway.storage.database import Database
+    from plugins.webhook_sink import store
 
     async def main() -> int:
         database = Database(config.storage_url, config.config_dir, synchronous=config.storage.synchronous)
@@ -65,6 +68,9 @@ def _run(args: argparse.Namespace, command: Callable[[argparse.Namespace, Databa
 
 
 async def _replay(args: argparse.Namespace, database: Database) -> int:
+    from plugins.webhook_sink import store
+    from plugins.webhook_sink.views import parse_time
+
     if args.since is not None and args.webhook is None:
         print("error: --since goes with --webhook", file=sys.stderr)
         return 2
@@ -86,6 +92,11 @@ async def _replay(args: argparse.Namespace, database: Database) -> int:
 
 
 async def _batches(args: argparse.Namespace, database: Database) -> int:
+    import orjson
+
+    from plugins.webhook_sink import store
+    from plugins.webhook_sink.views import batch_json
+
     rows = await store.recent(database.engine, args.webhook, state=args.state, limit=args.limit)
     for row in rows:
         sys.stdout.write(orjson.dumps(batch_json(row)).decode() + "\n")

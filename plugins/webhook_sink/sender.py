@@ -45,6 +45,9 @@ class Sender:
         self._purgeable: list[str] = []  # delivered batches whose payload is still stored
         self._purged_at = 0.0
         self._pruned_at = 0.0
+        # Batches whose send raised before an outcome could be recorded (a database fault while
+        # reading the payload, say): left out of the due ones for a while, never retried at once.
+        self._resting: dict[str, float] = {}
 
     async def start(self) -> None:
         self._purgeable = await store.delivered_with_payload(self.engine, self.settings.name)
@@ -94,7 +97,10 @@ class Sender:
         free = self.settings.max_in_flight - len(self._in_flight)
         if free <= 0 or self._stopping:
             return
-        rows = await store.due(self.engine, self.settings.name, time.time(), free, list(self._in_flight))
+        now = time.monotonic()
+        self._resting = {k: until for k, until in self._resting.items() if until > now}
+        busy = [*self._in_flight, *self._resting]
+        rows = await store.due(self.engine, self.settings.name, time.time(), free, busy)
         for row in rows:
             self._in_flight[row.id] = asyncio.create_task(self._send(row), name=f"webhook-batch:{row.id}")
 
@@ -117,6 +123,7 @@ class Sender:
             await self._record_patiently(row, outcome)
         except Exception:
             self.log.exception("webhook %s: batch %s could not be sent", self.settings.name, row.id)
+            self._resting[row.id] = time.monotonic() + self.policy.delay(row.attempts + 1, None)
         finally:
             self._in_flight.pop(row.id, None)
             self._wake.set()

@@ -6,11 +6,17 @@ import base64
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from gateway.canonical import EVENT_TYPES
+if TYPE_CHECKING:
+    import httpx
 
 SINK_TYPE = "webhook"
+# A batch's states (here, not beside the tables, so the CLI's --help need not import SQLAlchemy).
+PENDING, RETRYING, DELIVERED, DEAD = "pending", "retrying", "delivered", "dead"
+WAITING = (PENDING, RETRYING)
+STATES = (PENDING, RETRYING, DELIVERED, DEAD)
 DEFAULT_AUTH_HEADER = "X-MessageSystems-Webhook-Token"
 SECRET_FIELDS = ("auth_token", "basic_password", "signing_secret")
 ENVELOPES = ("canonical", "momentum", "cloudevents")
@@ -22,12 +28,10 @@ RETRY_FOR_SECONDS = 14400.0
 
 _HEADER_NAME = {"type": "string", "pattern": "^[A-Za-z0-9!#%&'*+.^_`|~-]{1,128}$"}
 
-# Canonical types, each optionally narrowed to one event name: "track", "track:Order Completed".
-_EVENTS = {"type": "array", "items": {"type": "string", "pattern": f"^({'|'.join(EVENT_TYPES)})(:.+)?$"}}
+# "events" (canonical types, each optionally narrowed: "track:Order Completed") is the core's common key.
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "properties": {
-        "events": _EVENTS,
         "target": {"type": "string", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^\\s/?#]+([/?#]\\S*)?$",
                    "maxLength": 2048},
         "label": {"type": "string", "minLength": 1, "maxLength": 256},
@@ -68,6 +72,13 @@ class WebhookSettings:
     # this to False on the webhooks it creates unless the admin asks otherwise.
     allow_private_targets: bool = True
     cloudevents_type_prefix: str = "gateway.event."
+
+    @cached_property
+    def url(self) -> httpx.URL:
+        """The target parsed once (config check and the API made sure it parses)."""
+        from plugins.webhook_sink.targets import parse_target  # httpx: not when the plugin merely loads
+
+        return parse_target(self.target)
 
     @classmethod
     def from_mapping(cls, name: str, settings: Mapping[str, Any]) -> WebhookSettings:

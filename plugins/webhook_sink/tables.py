@@ -21,10 +21,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.storage.database import Database
+from plugins.webhook_sink.settings import DEAD, DELIVERED, PENDING, RETRYING, STATES, WAITING
 
-PENDING, RETRYING, DELIVERED, DEAD = "pending", "retrying", "delivered", "dead"
-WAITING = (PENDING, RETRYING)
-STATES = (PENDING, RETRYING, DELIVERED, DEAD)
+__all__ = ["DEAD", "DELIVERED", "PENDING", "RETRYING", "STATES", "WAITING"]
 
 metadata = MetaData()
 batches = Table(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from dataclasses import dataclass
 
@@ -18,17 +19,92 @@ import httpx
 
 from gateway.errors import GatewayError
 
+# One DNS label in its ASCII (A-label) form: letters, digits, inner hyphens, at most 63 characters.
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+class InvalidTarget(ValueError):
+    """A target that is no usable http(s) URL; the message names the key and says what is wrong."""
+
+
+def parse_target(target: str, key: str = "target") -> httpx.URL:
+    """``target`` parsed once, as every later use will read it, or InvalidTarget naming ``key``.
+
+    httpx raises for some malformed URLs only when a request is built (an unclosed IPv6 bracket,
+    an empty Punycode label), and accepts host names no resolver will take: both are caught here,
+    at config check and in the API, instead of failing every attempt of every batch.
+    """
+    try:
+        url = httpx.URL(target)
+        host = url.raw_host.decode("ascii")
+    except (httpx.InvalidURL, UnicodeError, ValueError, TypeError) as exc:
+        raise InvalidTarget(f"{key} {target[:200]!r} is not a valid URL: {exc}") from None
+    if url.scheme not in ("http", "https"):
+        raise InvalidTarget(f"{key} must be an http:// or https:// URL, not {url.scheme!r}")
+    if not host:
+        raise InvalidTarget(f"{key} {target[:200]!r} has no host")
+    if not _is_ip(host):
+        labels = host.removesuffix(".").split(".")
+        if len(host) > 253 or not all(_LABEL.match(label) for label in labels) or labels[-1].isdigit():
+            raise InvalidTarget(f"{key} {target[:200]!r}: {host!r} is neither an IP address nor a valid "
+                                "host name")
+        try:
+            url.host  # noqa: B018 - decoding the A-labels back is what every request will do
+        except UnicodeError as exc:
+            raise InvalidTarget(f"{key} {target[:200]!r}: host {host!r} is not valid IDNA: {exc}") from None
+    if url.port is not None and not 0 < url.port < 65536:
+        raise InvalidTarget(f"{key} {target[:200]!r}: port {url.port} is not between 1 and 65535")
+    return url
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
 
 class TargetRefused(GatewayError):
     status = 400
     code = "target_not_allowed"
 
 
+# IPv6 prefixes whose addresses carry an IPv4 address in their low 32 bits: NAT64 (RFC 6052 and
+# the local-use prefix of RFC 8215), IPv4-compatible (deprecated, RFC 4291) and IPv4-translated
+# (RFC 2765). A gateway on a NAT64 network reaches 127.0.0.1 through 64:ff9b::7f00:1.
+_LOW_32_PREFIXES = tuple(ipaddress.ip_network(n) for n in (
+    "64:ff9b::/96", "64:ff9b:1::/48", "::/96", "::ffff:0:0:0/96"))
+# ISATAP puts the IPv4 address after 0:5efe (or 200:5efe) in the interface identifier, any prefix.
+_ISATAP_IDS = (0x00005EFE, 0x02005EFE)
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """Every IPv4 address ``ip`` may lead to: mapped, 6to4, Teredo (server and client), NAT64,
+    IPv4-compatible, IPv4-translated, ISATAP."""
+    found: list[ipaddress.IPv4Address] = []
+    if ip.ipv4_mapped is not None:
+        found.append(ip.ipv4_mapped)
+    if ip.sixtofour is not None:
+        found.append(ip.sixtofour)
+    if ip.teredo is not None:
+        found.extend(ip.teredo)
+    value = int(ip)
+    if any(ip in net for net in _LOW_32_PREFIXES) and value > 1:  # :: and ::1 are no IPv4 address
+        found.append(ipaddress.IPv4Address(value & 0xFFFFFFFF))
+    if (value >> 32) & 0xFFFFFFFF in _ISATAP_IDS:
+        found.append(ipaddress.IPv4Address(value & 0xFFFFFFFF))
+    return found
+
+
 def is_public(address: str) -> bool:
+    """Whether ``address`` and every IPv4 address embedded in it are global unicast addresses."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+    candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [ip]
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = embedded_ipv4(ip)
+        candidates = [*embedded] if ip.ipv4_mapped is not None else [ip, *embedded]
+    return all(c.is_global and not c.is_multicast for c in candidates)
 
 
 async def resolve(host: str, port: int) -> list[str]:
@@ -55,9 +131,16 @@ class Pinned:
     extensions: dict[str, str]
 
 
-async def public_target(target: str) -> Pinned:
+async def public_target(target: str | httpx.URL) -> Pinned:
     """Refuse a target that resolves to any non-public address; else pin the first address."""
-    url = httpx.URL(target)
+    if isinstance(target, str):
+        try:
+            url = parse_target(target)
+        except InvalidTarget as exc:
+            raise TargetRefused(str(exc), code="invalid_target", detail={"field": "target"}) from None
+    else:
+        url = target
+    target = str(url)
     host = url.host
     if not host:
         raise TargetRefused("target has no host", detail={"target": target})

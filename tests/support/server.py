@@ -52,10 +52,10 @@ class RunningGateway:
         self.process: subprocess.Popen[bytes] | None = None
         self.client = httpx.Client(base_url=self.url, timeout=15)
 
-    def start(self, wait: bool = True) -> RunningGateway:
+    def start(self, wait: bool = True, serve_args: tuple[str, ...] = ()) -> RunningGateway:
         with self.stdout_path.open("ab") as out, self.stderr_path.open("ab") as err:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gateway", "serve", "--config", str(self.config_path)],
+                [sys.executable, "-m", "gateway", "serve", "--config", str(self.config_path), *serve_args],
                 stdout=out, stderr=err, cwd=self.dir, env=self.env)
         if wait:
             self.wait_ready()

@@ -6,7 +6,7 @@ const KEY_STORAGE = "gateway-admin-key";
 const PAGE_SIZE = 50;
 const $ = (id) => document.getElementById(id);
 
-const state = { source: null, eventsBefore: null, rejectionsBefore: null, dialects: [] };
+const state = { source: null, eventsBefore: null, rejectionsBefore: null, dialects: [], trafficWindow: "hour" };
 
 // -- talking to the API ------------------------------------------------------------------------
 
@@ -48,11 +48,15 @@ function el(tag, props, ...children) {
   return node;
 }
 
+// One time format everywhere on the page: 2024-05-01 12:30:05 UTC (the gateway's own times are UTC).
 function when(iso) {
   if (!iso) return "—";
   const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
+  if (Number.isNaN(date.getTime())) return String(iso);
+  return `${date.toISOString().slice(0, 19).replace("T", " ")} UTC`;
 }
+
+function clock(ms) { return `${new Date(ms).toISOString().slice(11, 16)} UTC`; }
 
 function plural(n, word) { return `${n} ${word}${n === 1 ? "" : "s"}`; }
 
@@ -290,7 +294,152 @@ async function deleteSource() {
   location.hash = "";
 }
 
+// -- traffic: accepted and rejected events per minute per source -------------------------------------
+
+function svg(tag, attrs) {
+  const template = $("chart-template").content.firstElementChild;
+  const node = tag === "svg" ? template.cloneNode(false) : document.createElementNS(template.namespaceURI, tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
+  return node;
+}
+
+function chart(name, series, firstMinuteMs, minutes) {
+  const width = 600, height = 90, step = width / minutes;
+  const peak = Math.max(1, ...series.accepted.map((a, i) => a + series.rejected[i]));
+  const drawing = svg("svg", { "aria-label": `${name}: events per minute` });
+  series.accepted.forEach((accepted, i) => {
+    const rejected = series.rejected[i];
+    if (!accepted && !rejected) return;
+    const x = i * step, w = Math.max(step * 0.85, 0.6);
+    const ha = (accepted / peak) * (height - 4), hr = (rejected / peak) * (height - 4);
+    const at = clock(firstMinuteMs + i * 60000);
+    if (accepted) {
+      const bar = svg("rect", { x, y: height - ha, width: w, height: ha, fill: "#1f7a3f", class: "accepted" });
+      bar.append(Object.assign(svg("title", {}), { textContent: `${at}: ${accepted} accepted` }));
+      drawing.append(bar);
+    }
+    if (rejected) {
+      const bar = svg("rect", { x, y: height - ha - hr, width: w, height: hr, fill: "#a3222a", class: "rejected" });
+      bar.append(Object.assign(svg("title", {}), { textContent: `${at}: ${rejected} rejected` }));
+      drawing.append(bar);
+    }
+  });
+  const total = (list) => list.reduce((a, b) => a + b, 0);
+  const label = (ms) => (minutes > 60 ? when(ms).slice(0, 16) + " UTC" : clock(ms));  // a day spans two dates
+  return el("div", { class: "chart", "data-source": name },
+    el("h3", { text: `${name} — ${total(series.accepted)} accepted, ${total(series.rejected)} rejected` }),
+    drawing,
+    el("div", { class: "axis" }, el("span", { text: label(firstMinuteMs) }), el("span", { text: `peak ${peak}/min` }),
+      el("span", { text: label(firstMinuteMs + (minutes - 1) * 60000) })));
+}
+
+async function loadTraffic() {
+  const window = state.trafficWindow || "hour";
+  $("traffic-hour").setAttribute("aria-pressed", String(window === "hour"));
+  $("traffic-day").setAttribute("aria-pressed", String(window === "day"));
+  const answer = await api("GET", `/api/v1/traffic?window=${window}`);
+  const first = answer.first_minute * 1000;
+  const names = Object.keys(answer.sources).sort();
+  const busy = names.filter((n) => answer.sources[n].accepted.some(Boolean) || answer.sources[n].rejected.some(Boolean));
+  $("traffic-charts").replaceChildren(...names.map((n) => chart(n, answer.sources[n], first, answer.minutes)));
+  $("traffic-range").textContent = `${when(first)} to ${when(first + answer.minutes * 60000)}`;
+  show($("traffic-empty"), busy.length === 0);
+}
+
+function setTrafficWindow(window) {
+  state.trafficWindow = window;
+  return loadTraffic();
+}
+
 // -- webhooks (when the webhook sink plugin is loaded) ---------------------------------------------
+
+function webhookMessage(text, ok) {
+  const node = $("webhooks-message");
+  node.textContent = text;
+  node.className = ok ? "notice-line" : "notice-line bad";
+  show(node, Boolean(text));
+}
+
+function describeFailure(error) {
+  const response = error.body && error.body.detail && error.body.detail.response;
+  const extra = response && response.body ? ` The target answered: ${String(response.body).slice(0, 200)}` : "";
+  return `${error.message}${extra}`;
+}
+
+async function testWebhook(hook) {
+  const { results } = await api("POST", `/api/v1/webhooks/${encodeURIComponent(hook.id)}/validate`, {});
+  const said = results.response && results.response.status ? ` (HTTP ${results.response.status})` : "";
+  const why = results.response && results.response.error ? `: ${results.response.error}` : "";
+  webhookMessage(`${hook.name}: ${results.msg}${said}${why}`, results.ok);
+}
+
+async function replayWebhook(hook) {
+  if (!confirm(`Send the dead batches of ${hook.name} again?`)) return;
+  const answer = await api("POST", `/api/v1/webhooks/${encodeURIComponent(hook.id)}/replay`, {});
+  const count = answer && answer.results && Array.isArray(answer.results.batch_ids) ? answer.results.batch_ids.length
+    : (answer && answer.results && answer.results.replayed) || 0;
+  webhookMessage(`${hook.name}: ${plural(count, "dead batch")} sent again.`, true);
+  await loadWebhooks();
+}
+
+async function deleteWebhook(hook) {
+  if (!confirm(`Delete webhook ${hook.name}? Its batches are forgotten.`)) return;
+  await api("DELETE", `/api/v1/webhooks/${encodeURIComponent(hook.id)}`);
+  webhookMessage(`${hook.name} deleted.`, true);
+  await loadWebhooks();
+}
+
+function editWebhook(hook) {
+  $("webhook-id").value = hook.id;
+  $("webhook-name").value = hook.name || "";
+  $("webhook-target").value = hook.target || "";
+  $("webhook-events").value = (hook.events || []).join(", ");
+  $("webhook-token").value = hook.auth_token || "";
+  $("webhook-private").checked = Boolean(hook.allow_private_targets);
+  $("webhook-form-title").textContent = `Edit webhook ${hook.name}`;
+  $("webhook-submit").textContent = "Save changes";
+  show($("webhook-cancel"), true);
+  $("webhook-form-card").scrollIntoView({ block: "nearest" });
+}
+
+function resetWebhookForm() {
+  $("webhook-form").reset();
+  $("webhook-id").value = "";
+  $("webhook-form-title").textContent = "Add a webhook";
+  $("webhook-submit").textContent = "Create webhook";
+  show($("webhook-cancel"), false);
+  showError($("webhook-form-error"), null);
+}
+
+async function saveWebhook(event) {
+  event.preventDefault();
+  showError($("webhook-form-error"), null);
+  const id = $("webhook-id").value;
+  const events = $("webhook-events").value.split(",").map((e) => e.trim()).filter(Boolean);
+  const body = { name: $("webhook-name").value.trim(), target: $("webhook-target").value.trim(),
+    events: events.length ? events : null, allow_private_targets: $("webhook-private").checked };
+  const token = $("webhook-token").value;
+  if (token) body.auth_token = token;
+  else if (id) body.auth_token = null;
+  if (!id && !body.events) delete body.events;
+  $("webhook-submit").disabled = true;
+  try {
+    if (id) await api("PUT", `/api/v1/webhooks/${encodeURIComponent(id)}`, body);
+    else await api("POST", "/api/v1/webhooks", body);
+    webhookMessage(id ? `${body.name} saved.` : `${body.name} created: the test POST to ${body.target} succeeded.`, true);
+    resetWebhookForm();
+    await loadWebhooks();
+  } catch (error) {
+    const failure = new Error(describeFailure(error));
+    showError($("webhook-form-error"), failure);
+  } finally {
+    $("webhook-submit").disabled = false;
+  }
+}
+
+function stateBadge(name) {
+  return el("span", { class: `badge ${name === "delivered" ? "ok" : name === "dead" ? "bad" : "idle"}`, text: name });
+}
 
 async function loadWebhooks() {
   const target = $("webhooks-body");
@@ -300,10 +449,13 @@ async function loadWebhooks() {
   } catch (error) {
     if (error.status !== 404) throw error;
     target.replaceChildren(el("p", { class: "muted", text: "No webhooks plugin is loaded." }));
+    show($("webhook-form-card"), false);
     return;
   }
   if (!hooks.length) {
-    target.replaceChildren(el("p", { class: "muted", text: "No webhooks yet." }));
+    target.replaceChildren(el("p", { class: "muted", id: "webhooks-empty",
+      text: "No webhooks yet: add one with the form below (a name and the URL to POST events to), or add a "
+        + "[[sinks]] table of type \"webhook\" to config.toml." }));
     return;
   }
   const rows = await Promise.all(hooks.map(async (hook) => {
@@ -312,16 +464,39 @@ async function loadWebhooks() {
       batches = (await api("GET", `/api/v1/webhooks/${encodeURIComponent(hook.id)}/batch-status?limit=5`)).results;
     } catch (_) { batches = []; }
     const recent = el("ul", { class: "plain" }, ...batches.map((b) => el("li", {},
-      el("span", { class: `badge ${b.state === "delivered" ? "ok" : b.state === "dead" ? "bad" : "idle"}`, text: b.state }),
+      stateBadge(b.state),
       ` ${plural(b.size, "event")}, ${plural(b.attempts, "attempt")}, ${when(b.created_at)}`,
       b.last_error ? el("span", { class: "muted", text: ` — ${b.last_error}` }) : null)));
-    const counts = hook.batches ? Object.entries(hook.batches).map(([k, v]) => `${k} ${v}`).join(", ") : "";
-    return el("tr", {}, el("td", { text: hook.name }), el("td", {}, el("code", { text: hook.target || "" })),
-      el("td", { text: counts }), el("td", {}, batches.length ? recent : el("span", { class: "muted", text: "none yet" })));
+    const nonzero = Object.entries(hook.batches || {}).filter(([, v]) => v > 0);
+    const counts = nonzero.length ? el("ul", { class: "plain" }, ...nonzero.map(([k, v]) => el("li", {}, stateBadge(k), ` ${v}`)))
+      : el("span", { class: "muted", text: "none" });
+    const dead = (hook.batches && hook.batches.dead) || 0;
+    const actions = el("td", { class: "actions" },
+      el("button", { type: "button", class: "secondary", "data-action": "test", text: "Send test POST",
+        onclick: guardedWebhook(() => testWebhook(hook)) }),
+      dead ? el("button", { type: "button", "data-action": "replay", text: `Replay ${plural(dead, "dead batch")}`,
+        onclick: guardedWebhook(() => replayWebhook(hook)) }) : null,
+      hook.read_only ? el("span", { class: "muted small", text: "from config.toml: change it there" }) : null,
+      hook.read_only ? null : el("button", { type: "button", class: "secondary", "data-action": "edit", text: "Edit",
+        onclick: () => editWebhook(hook) }),
+      hook.read_only ? null : el("button", { type: "button", class: "danger", "data-action": "delete", text: "Delete",
+        onclick: guardedWebhook(() => deleteWebhook(hook)) }));
+    const filter = hook.events && hook.events.length ? hook.events.join(", ") : "all events";
+    return el("tr", { "data-webhook": hook.id }, el("td", { text: hook.name }),
+      el("td", {}, el("code", { text: hook.target || "" }), el("div", { class: "muted small", text: filter })),
+      el("td", {}, counts), el("td", {}, batches.length ? recent : el("span", { class: "muted",
+        text: "No batches yet: they appear once events reach this webhook." })), actions);
   }));
-  target.replaceChildren(el("table", { class: "list" },
-    el("thead", {}, el("tr", {}, ...["Name", "Target", "Batches", "Recent batches"].map((h) => el("th", { text: h })))),
+  target.replaceChildren(el("table", { class: "list", id: "webhooks-table" },
+    el("thead", {}, el("tr", {}, ...["Name", "Target", "Batches", "Recent batches", ""].map((h) => el("th", { text: h })))),
     el("tbody", {}, ...rows)));
+}
+
+function guardedWebhook(action) {
+  return async () => {
+    showError($("webhooks-error"), null);
+    try { await action(); } catch (error) { showError($("webhooks-error"), new Error(describeFailure(error))); }
+  };
 }
 
 // -- navigation -------------------------------------------------------------------------------------
@@ -338,7 +513,7 @@ async function route() {
       await Promise.all([loadPage("events", false), loadPage("rejections", false)]);
     } else {
       state.source = null;
-      await Promise.all([loadSources(), loadWebhooks()]);
+      await Promise.all([loadSources(), loadWebhooks(), loadTraffic()]);
     }
   } catch (error) {
     showError($("app-error"), error);
@@ -358,7 +533,12 @@ document.addEventListener("DOMContentLoaded", () => {
   $("create-form").addEventListener("submit", createSource);
   $("create-dialect").addEventListener("change", describeDialect);
   $("key-done").addEventListener("click", () => { dl($("key-fields"), []); show($("key-view"), false); });
-  $("refresh-sources").addEventListener("click", guarded(() => Promise.all([loadSources(), loadWebhooks()])));
+  $("refresh-sources").addEventListener("click", guarded(() => Promise.all([loadSources(), loadWebhooks(),
+    loadTraffic()])));
+  $("traffic-hour").addEventListener("click", guarded(() => setTrafficWindow("hour")));
+  $("traffic-day").addEventListener("click", guarded(() => setTrafficWindow("day")));
+  $("webhook-form").addEventListener("submit", saveWebhook);
+  $("webhook-cancel").addEventListener("click", resetWebhookForm);
   $("check-connection").addEventListener("click", guarded(checkConnection));
   $("refresh-events").addEventListener("click", guarded(() => Promise.all([loadPage("events", false),
     loadPage("rejections", false)])));

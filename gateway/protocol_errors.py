@@ -1,0 +1,62 @@
+"""The error shape also for the answers Hypercorn gives itself, before a request reaches the app.
+
+When h11 cannot parse a request (a header block past its size limit: 431; a malformed request
+line, conflicting Content-Length values, an unknown Transfer-Encoding: 400), Hypercorn answers
+with an empty body and closes the connection. SDKs then see an error without ``code``.
+
+Hypercorn 0.18 offers no hook for these answers: no config key, no callback, no ASGI event (the
+app never sees such a request). So this module replaces the one method that writes them,
+``H11Protocol._send_error_response``, with one that writes the same status and
+``Connection: close`` plus a JSON body. It is a private method: should a Hypercorn release rename
+or reshape it, ``install`` leaves Hypercorn as it is and logs a warning, and
+``tests/reliability/test_protocol_errors.py`` fails. HTTP/2 has no such answers in Hypercorn
+(h2 protocol errors reset the stream or connection, with no body to shape).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from itertools import chain
+from typing import Any
+
+import h11
+import orjson
+
+log = logging.getLogger("gateway")
+
+_MESSAGES = {
+    400: ("bad_request", "the request is not valid HTTP/1.1 (request line, header syntax or message framing)"),
+    431: ("header_too_large", "the request's header block is too large or has too many fields"),
+}
+
+
+def body_for(status: int) -> bytes:
+    code, message = _MESSAGES.get(status, ("http_error", f"the request was refused with HTTP {status}"))
+    return orjson.dumps({"code": code, "message": message, "detail": {"status": status}})
+
+
+async def _send_json_error_response(self: Any, status_code: int) -> None:
+    body = body_for(status_code)
+    headers = chain([(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                     (b"connection", b"close")], self.config.response_headers("h11"))
+    await self._send_h11_event(h11.Response(status_code=status_code, headers=list(headers)))
+    await self._send_h11_event(h11.Data(data=body))
+    await self._send_h11_event(h11.EndOfMessage())
+
+
+def install() -> bool:
+    """Make Hypercorn's own HTTP/1.1 error answers JSON; False (and a warning) when it cannot."""
+    try:
+        from hypercorn.protocol.h11 import H11Protocol
+    except ImportError:
+        return False
+    original = getattr(H11Protocol, "_send_error_response", None)
+    if original is _send_json_error_response:
+        return True
+    if original is None or list(inspect.signature(original).parameters) != ["self", "status_code"]:
+        log.warning("this Hypercorn version writes its own 4xx answers differently: they stay without a "
+                    "JSON body")
+        return False
+    H11Protocol._send_error_response = _send_json_error_response  # type: ignore[method-assign]
+    return True

@@ -1,0 +1,100 @@
+"""The HTTP layer's own refusals: in the JSON error shape, strict about gzip and about framing.
+
+From the repro: Hypercorn's 431 (a 64 KB header, 10,000 headers) and 400 answers had empty bodies;
+trailing garbage or a second gzip member after a valid body was ignored; a request with both
+``Transfer-Encoding: chunked`` and ``Content-Length`` got 200 on a connection left open.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+from typing import Any
+
+import pytest
+
+from tests.reliability.support import STDOUT, assert_json_error, config, right_auth
+from tests.support.server import RunningGateway
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def gw(module_gateway_factory: Any) -> RunningGateway:
+    gateway: RunningGateway = module_gateway_factory(config(STDOUT), name="protocol")
+    return gateway
+
+
+def exchange(gw: RunningGateway, request: bytes, timeout: float = 10) -> tuple[bytes, bool]:
+    """Send raw bytes; return everything answered and whether the server closed the connection."""
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=timeout) as sock:
+        sock.sendall(request)
+        data = b""
+        closed = False
+        try:
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    closed = True
+                    break
+                data += chunk
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = [int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:")]
+                if length and len(body) >= length[0]:
+                    sock.settimeout(2)  # answered in full: does the server now close?
+        except TimeoutError:
+            pass
+        return data, closed
+
+
+def parse(answer: bytes) -> tuple[int, dict[str, str], Any]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split()[1]), headers, json.loads(body)
+
+
+AUTH = right_auth("segment_style")["headers"]["Authorization"]
+EVENT = b'{"userId": "u1", "event": "Framed"}'
+
+
+@pytest.mark.parametrize(("extra", "status"), [
+    (b"X-Big: " + b"a" * 70_000 + b"\r\n", 431),
+    (b"".join(b"X-H%d: v\r\n" % i for i in range(10_000)), 431),
+    (b"Content-Length: 5\r\nContent-Length: 6\r\n", 400),
+])
+def test_hypercorns_own_answers_have_the_error_shape(gw: RunningGateway, extra: bytes, status: int) -> None:
+    request = b"POST /v1/track HTTP/1.1\r\nHost: x\r\n" + extra + b"\r\n"
+    answer, closed = exchange(gw, request)
+    code, headers, body = parse(answer)
+    assert code == status, answer[:300]
+    assert headers["content-type"] == "application/json"
+    assert {"code", "message", "detail"} <= body.keys(), body
+    assert closed
+
+
+def test_content_length_with_transfer_encoding_is_refused_and_the_connection_closed(gw: RunningGateway) -> None:
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(EVENT), EVENT)
+    request = (b"POST /v1/track HTTP/1.1\r\nHost: x\r\nAuthorization: " + AUTH.encode()
+               + b"\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"
+               + chunked)
+    answer, closed = exchange(gw, request)
+    code, headers, body = parse(answer)
+    assert code == 400 and body["code"] == "ambiguous_framing", answer[:500]
+    assert headers.get("connection") == "close" and closed
+    assert not [e for e in gw.stdout_events() if e.get("event") == "Framed"]
+
+
+@pytest.mark.parametrize("tail", [b"garbage", gzip.compress(b'{"userId": "smuggled", "event": "Second"}')])
+def test_bytes_after_the_gzip_member_are_a_400(gw: RunningGateway, tail: bytes) -> None:
+    data = gzip.compress(EVENT) + tail
+    r = gw.post("/v1/track", content=data, headers={"Authorization": AUTH, "Content-Encoding": "gzip",
+                                                    "Content-Type": "application/json"})
+    body = assert_json_error(r, 400)
+    assert body["code"] == "invalid_gzip" and "gzip member" in body["message"], body
+    # The same body without the tail is taken.
+    r = gw.post("/v1/track", content=gzip.compress(EVENT), headers={
+        "Authorization": AUTH, "Content-Encoding": "gzip", "Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
