@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 
 from gateway import DialectRoute
-from plugins.segment_style.unpack import PIXEL_PREFIX
 
 SINGLE_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 # Both carry {"batch": [...]}; Segment's import is the same body, meant for historical events.
@@ -14,6 +13,7 @@ PREFIXES = ("/v1", "/analytics/v1")
 # analytics-next posts each event to the first letter of its type, and batches to /b.
 SHORT_PATHS = {kind[0]: kind for kind in SINGLE_TYPES} | {"b": "batch"}
 PIXEL_TYPES = ("track", "page")
+PIXEL_PREFIX = "pixel:"  # the kind of a pixel route: "pixel:track"
 
 # A transparent 1x1 GIF: what an <img> tag (an email open) expects back, whatever happened.
 GIF = ("image/gif", base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"))

@@ -5,14 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from gateway import DialectRoute, GatewayError, Unpacked
-from plugins.segment_style.routes import SINGLE_TYPES
+from plugins.segment_style.routes import PIXEL_PREFIX, SINGLE_TYPES
 
 # Batch-level fields an item inherits when it lacks them (Segment's batch semantics).
 INHERITED = ("context", "integrations", "sentAt")
 KEY_FIELD = "writeKey"
-
-
-PIXEL_PREFIX = "pixel:"
 
 
 def unpack(body: Any, route: DialectRoute) -> Unpacked:
