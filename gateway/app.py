@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 from gateway.admin import admin_routes
 from gateway.admin_auth import admin_only
 from gateway.config import Config
+from gateway.cors import with_cors
 from gateway.dispatch import ExactRoutes, GatewayApp
 from gateway.errors import GatewayError
 from gateway.inflight import InflightLimit
@@ -74,7 +75,10 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     message = {404: f"no route {request.url.path}",
                405: f"{request.method} is not allowed on {request.url.path}"}.get(exc.status_code, exc.detail)
-    headers = dict(exc.headers) if exc.headers else None
+    headers = dict(exc.headers) if exc.headers else {}
+    gateway: Gateway = request.app.state.gateway
+    if request.url.path in gateway.cors.paths:  # e.g. a GET on an ingest route: the page may read the 405
+        headers.update(gateway.cors.answer_headers(request.headers.get("origin")))
     request.app.state.gateway.request_log.refused(request.url.path, None, exc.status_code, code, message)
     return _closing(request, error_response(GatewayError(message, status=exc.status_code, code=code,
                                                          headers=headers)))
@@ -101,16 +105,21 @@ def build_routes(gateway: Gateway, exact: ExactRoutes | None = None) -> list[Bas
                 owner = claimed.setdefault((route.path, method), dialect.name)
                 if owner != dialect.name:
                     raise GatewayError(f"dialects {owner!r} and {dialect.name!r} both claim {method} {route.path}")
+            # OPTIONS: the ingest endpoint answers browsers' CORS preflights itself.
             ingest = IngestEndpoint(gateway, dialect, route)
-            routes.append(Route(route.path, ingest, methods=list(route.methods)))
+            methods = [*route.methods, "OPTIONS"]
+            routes.append(Route(route.path, ingest, methods=methods))
+            gateway.cors.paths.update(route.paths)
             if exact is not None:
                 for path in route.paths:
-                    exact.add(path, route.methods, ingest)
+                    exact.add(path, methods, ingest)
     plugin_routes = gateway.hooks.routes()
     for plugin_route in plugin_routes:
         endpoint = admin_only(plugin_route.endpoint) if plugin_route.admin else plugin_route.endpoint
-        routes.append(Route(plugin_route.path, endpoint, methods=list(plugin_route.methods),
-                            name=plugin_route.name))
+        methods = list(plugin_route.methods)
+        if plugin_route.cors:
+            endpoint, methods = with_cors(endpoint), [*methods, "OPTIONS"]
+        routes.append(Route(plugin_route.path, endpoint, methods=methods, name=plugin_route.name))
     routes.append(openapi_route(routes, plugin_routes))
     return routes + slash_twins(routes)
 

@@ -16,13 +16,13 @@ from starlette.types import Receive, Scope, Send
 
 from gateway import auth
 from gateway.batch_policy import decide
-from gateway.body import ClientGone, decode, read_body
+from gateway.body import ClientGone, decode, query_payload, read_body
 from gateway.clientip import client_ip
 from gateway.decoders import BodyDecoder
 from gateway.dialects import Dialect, DialectRoute, IngestResult, ItemContext, batch_fields
 from gateway.enrich import Stamp, drop_nulls, enrich
 from gateway.errors import GatewayError, InvalidEvent, PayloadTooLarge
-from gateway.responses import send_json
+from gateway.responses import send_empty, send_fixed, send_json
 from gateway.sources import Source
 from gateway.storage.log import Write
 from gateway.validation import CompiledSchema
@@ -35,6 +35,8 @@ log = logging.getLogger("gateway.ingest")
 # request, the rest get the validator's short message. And the loop yields now and then.
 EXPLAIN_AT_MOST = 100
 YIELD_EVERY = 1000
+WANTED_HEADERS = frozenset({b"authorization", b"content-encoding", b"content-length", b"content-type",
+                            b"x-forwarded-for", b"origin", b"access-control-request-headers"})
 # Answers that may leave part of the request body unread (key refused first, body too big or too slow).
 ANSWERED_BEFORE_BODY = frozenset({401, 408, 413, 503})
 SOURCE_KEY = "gateway.source"  # the request's source, once known, for the request log
@@ -48,14 +50,22 @@ class IngestEndpoint:
         self.schema = CompiledSchema(dialect.item_schema)
         self.keys = auth.key_locations(dialect, route)
         self.decode_body = BodyDecoder(dialect.body_decoders)
-        self.wanted_headers = frozenset({b"authorization", b"content-encoding", b"content-length",
-                                         b"content-type", b"x-forwarded-for",
-                                         *([dialect.key_header.lower().encode()] if dialect.key_header else [])})
+        self.wanted_headers = WANTED_HEADERS | (
+            {dialect.key_header.lower().encode("latin-1")} if dialect.key_header else set())
         self.metric_route = route.path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        wanted = self.wanted_headers
+        headers_in = {k: v for k, v in scope["headers"] if k in wanted}
+        raw_origin = headers_in.get(b"origin")
+        origin = raw_origin.decode("latin-1") if raw_origin is not None else None
+        if scope["method"] == "OPTIONS":
+            requested = headers_in.get(b"access-control-request-headers")
+            await send_empty(send, 204, self.gateway.cors.preflight_headers(
+                origin, requested.decode("latin-1") if requested else None))
+            return
         try:
-            status, body, headers = 200, await self._handle(scope, receive), None
+            status, body, headers = 200, await self._handle(scope, receive, headers_in, origin), None
         except GatewayError as error:
             status, headers = error.status, error.headers
             if status in ANSWERED_BEFORE_BODY:
@@ -64,18 +74,22 @@ class IngestEndpoint:
                 headers = {**headers, "Connection": "close"}
             body = orjson.dumps(self.dialect.error_body(error.body(), error))
             self.gateway.request_log.refused(self.route.path, scope.get(SOURCE_KEY), status, error.code, error.message)
+            if self.route.fixed_answer is not None:
+                # A pixel shows an image whatever happened; the reason rides in a header.
+                headers = {**headers, "X-Gateway-Error": f"{status} {error.code}"}
         except ClientGone:
             return
-        await send_json(send, status, body, headers)
+        cors = self.gateway.cors.answer_headers(origin)
+        headers = {**headers, **cors} if headers else cors
+        if self.route.fixed_answer is not None:
+            await send_fixed(send, self.route.fixed_answer, headers)
+        else:
+            await send_json(send, status, body, headers)
+        # Counted with the status it came to, also when a pixel answered its image anyway.
         self.gateway.metrics.request(self.metric_route, status)
 
-    def _headers(self, scope: Scope) -> dict[bytes, bytes]:
-        wanted = self.wanted_headers
-        return {k: v for k, v in scope["headers"] if k in wanted}
-
-    async def _handle(self, scope: Scope, receive: Receive) -> bytes:
+    async def _handle(self, scope: Scope, receive: Receive, headers: dict[bytes, bytes], origin: str | None) -> bytes:
         gateway = self.gateway
-        headers = self._headers(scope)
         query_string = scope.get("query_string", b"")
         key = self.keys.header_key(headers, query_string)
         source: Source | None = gateway.auth.authenticate(self.dialect.name, key, self.keys) if key else None
@@ -86,12 +100,16 @@ class IngestEndpoint:
         if length is not None and length.isdigit() and int(length) > limit:
             raise PayloadTooLarge(f"request body of {int(length)} bytes exceeds the limit of {limit} bytes",
                                   detail={"limit": "max_request_bytes", "max_bytes": limit})
-        data = await read_body(receive, limit, gateway.config.server.body_timeout_seconds)
-        encoding = headers.get(b"content-encoding")
-        data = decode(data, encoding.decode("latin-1") if encoding else None, limit)
-        content_type = headers.get(b"content-type")
-        payload = self.decode_body(data, content_type.decode("latin-1") if content_type else None,
-                                   query_string, limit)
+        if scope["method"] == "GET":
+            data = query_string
+            payload: Any = query_payload(data, self.keys.query_params)
+        else:
+            data = await read_body(receive, limit, gateway.config.server.body_timeout_seconds)
+            encoding = headers.get(b"content-encoding")
+            data = decode(data, encoding.decode("latin-1") if encoding else None, limit)
+            content_type = headers.get(b"content-type")
+            payload = self.decode_body(data, content_type.decode("latin-1") if content_type else None,
+                                       query_string, limit)
         # Taken out of the body even when a header authenticated: a key is never stored.
         body_key = self.keys.body_key(payload) if self.keys.body_fields else None
         if source is None:
@@ -100,6 +118,7 @@ class IngestEndpoint:
             raise PayloadTooLarge(f"request body exceeds the limit of {source.max_request_bytes} bytes",
                                   detail={"limit": "max_request_bytes", "max_bytes": source.max_request_bytes})
         scope[SOURCE_KEY] = source.name
+        gateway.cors.check(origin, source.allowed_origins)
         gateway.limiter.check(source)
         peer = scope.get("client")
         forwarded = headers.get(b"x-forwarded-for")

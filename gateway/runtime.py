@@ -21,6 +21,7 @@ from gateway.auth import AuthService
 from gateway.canonical import CanonicalEvent
 from gateway.clientip import parse_networks
 from gateway.config import Config, ConfigError, SinkConfig, validate_sink
+from gateway.cors import CorsPolicy
 from gateway.delivery import DeliveryEngine
 from gateway.errors import GatewayError
 from gateway.limits import RateLimiter
@@ -50,6 +51,7 @@ class Gateway:
         self.request_log = RequestLog()
         self.auth = AuthService()
         self.limiter = RateLimiter()
+        self.cors = CorsPolicy(config.server.cors_origins)
         self.trusted_proxies = parse_networks(config.server.trusted_proxies)
         self.transform: Callable[[CanonicalEvent, Source], CanonicalEvent | None] | None = \
             self.hooks.transformer()
