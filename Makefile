@@ -45,4 +45,4 @@ bench: $(STAMP)
 
 # Deletes the virtualenvs AND data/ (the durable log and the sqlite sink's events, with the default config).
 clean:
-	rm -rf $(VENV) .venv-sdks data
+	rm -rf $(VENV) .venv-sdks .npm-sdks data

@@ -77,12 +77,12 @@ class Setup:
     def sink_label(self) -> str:
         return "SQLite sink on" if self.sqlite else "stdout sink to a file (SQLite sink missing)"
 
-    def ingest_config(self, workers: int = 1) -> str:
+    def ingest_config(self, workers: int = 1, stdout: bool = False) -> str:
         parts = [self._top(), _server(workers), _STORAGE, *self._sources()]
         if self.sqlite:
             parts.append('[[sinks]]\nname = "events-db"\ntype = "sqlite"\n'
                          'url = "sqlite+aiosqlite:///data/events.db"\n')
-        else:
+        if stdout or not self.sqlite:
             parts.append('[[sinks]]\nname = "console"\ntype = "stdout"\n')
         return "\n".join(parts)
 

@@ -20,13 +20,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import bodies  # noqa: E402
+from bench import bodies, sustained  # noqa: E402
 from bench.configs import Setup, working_plugins  # noqa: E402
 from bench.kafka import kafka_delivery  # noqa: E402
 from bench.loadgen import Load, ensure_wrk, run_wrk  # noqa: E402
 from bench.processes import BenchGateway, Helper  # noqa: E402
 from bench.profiling import Profiler  # noqa: E402
 from bench.report import Row, number, render, verdict, write_results  # noqa: E402
+from bench.sink_alone import sqlite_sink_cpu_us  # noqa: E402
 
 BATCH = 100  # events per request on the many-event routes
 MISSING = "n/a (plugin missing)"
@@ -111,11 +112,11 @@ class Bench:
             self.rows.append(Row("2", f"gateway {s.track_path}, 1 event/request, durable ack, {s.sink_label}",
                                  f"{number(track.rps)} req/s, p50 {track.p50_ms:.1f} ms, p99 {track.p99_ms:.1f} ms"
                                  f", {ratio:.2f} x (1); CPU {track.cpu_us:.0f} us/request, (1)'s CPU / this "
-                                 f"= {base.cpu_us / track.cpu_us:.2f}", ">= 0.80 x (1)", verdict(ratio >= 0.8),
+                                 f"= {base.cpu_us / track.cpu_us:.2f}", ">= 0.75 x (1)", verdict(ratio >= 0.75),
                                  check))
             self.settle(gateway, "row 2")
             batch = self.many(gateway, "3", f"gateway {s.batch_path}, {BATCH} events/request", s.batch_path,
-                              s.batch_body(BATCH), s.track_auth, ">= 50,000 events/s", 50_000)
+                              s.batch_body(BATCH), s.track_auth, ">= 40,000 events/s", 40_000)
             self.settle(gateway, "row 3")
             if "filum" in s.plugins:
                 self.many(gateway, "4a", f"Filum /events, arrays of {BATCH}", "/events", bodies.filum_array(BATCH),
@@ -143,6 +144,43 @@ class Bench:
                              f"p99 {load.p99_ms:.0f} ms; CPU {load.cpu_us / BATCH:.0f} us/event)", target,
                              verdict(events >= floor) if target else "", check))
         return load
+
+    def sustained(self) -> None:
+        """Row 3s: the highest paced rate at which the SQLite sink and stdout keep up (lag < 2 s)."""
+        s = self.setup
+        if not s.sqlite:
+            self.rows.append(Row("3s", "sustained /v1/batch, SQLite sink + stdout", MISSING))
+            return
+        gateway = self.start("sustained", s.ingest_config(stdout=True))
+        try:
+            steps = sustained.ramp(gateway.url + s.batch_path, s.batch_body(BATCH), s.track_auth,
+                                   max(6.0, self.args.seconds * 0.6), BATCH, gateway.dir / "data" / "events.db",
+                                   gateway.stdout_path, gateway.cpu,
+                                   lambda: gateway.wait_sink_drained("events-db", timeout=60) and None)
+        finally:
+            gateway.close()
+        kept = [st for st in steps if st.kept_up]
+        best = max(kept, key=lambda st: st.achieved) if kept else None
+        tried = "; ".join(f"{number(st.offered)} offered -> {number(st.achieved)}/s, lag sqlite "
+                          f"{min(st.lag_sqlite, 99):.1f} s stdout {min(st.lag_stdout, 99):.1f} s, CPU "
+                          f"{st.cpu_us:.0f} us/event" for st in steps)
+        self.notes.append(f"row 3s steps: {tried}")
+        rate = best.achieved if best else 0.0
+        self.rows.append(Row(
+            "3s", f"{s.batch_path} x{BATCH} SUSTAINED: highest paced rate with SQLite sink + stdout lag < 2 s",
+            f"{number(rate)} events/s (CPU {best.cpu_us:.0f} us/event, all processes)" if best
+            else "no step kept up", ">= 25,000 events/s", verdict(rate >= 25_000),
+            "ok" if all(not st.failed for st in steps) else "failed requests (see notes)"))
+
+    def sink_alone(self) -> None:
+        """Row 4c: the SQLite sink's own CPU per event, in this process, on a fresh file."""
+        if not self.setup.sqlite:
+            self.rows.append(Row("4c", "SQLite sink alone", MISSING))
+            return
+        us = sqlite_sink_cpu_us(50_000)
+        self.rows.append(Row("4c", "SQLite sink alone, 50k committed track events in batches of 1,000",
+                             f"CPU {us:.1f} us/event ({number(1e6 / us)} events/s on one core)", "<= 25 us/event",
+                             verdict(us <= 25)))
 
     def delivery(self, directory: Path) -> None:
         if "webhook_sink" not in self.setup.plugins:
@@ -212,7 +250,7 @@ class Bench:
         single = max(v for k, v in self.rss.items() if k != "workers")
         parts = ", ".join(f"{k} {v:.0f} MB" for k, v in self.rss.items())
         self.rows.append(Row("6", "peak RSS of the gateway process (VmHWM)", f"{single:.0f} MB ({parts})",
-                             "< 200 MB", verdict(single < 200)))
+                             "< 150 MB", verdict(single < 150)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -235,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         base = bench.baseline()
         directory, track, batch = bench.ingestion(base)
+        bench.sink_alone()
+        bench.sustained()
         try:
             bench.delivery(directory)
         except Exception as exc:  # one broken row must not cost the others

@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -21,6 +20,8 @@ from starlette.routing import BaseRoute, Route
 from gateway.admin import SourceRegistry, admin_routes
 from gateway.admin_auth import admin_only
 from gateway.config import Config
+from gateway.cors import with_cors
+from gateway.dispatch import ExactRoutes, GatewayApp
 from gateway.errors import GatewayError
 from gateway.inflight import InflightLimit
 from gateway.ingest import IngestEndpoint
@@ -82,7 +83,10 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     message = {404: f"no route {request.url.path}",
                405: f"{request.method} is not allowed on {request.url.path}"}.get(exc.status_code, exc.detail)
-    headers = dict(exc.headers) if exc.headers else None
+    headers = dict(exc.headers) if exc.headers else {}
+    gateway: Gateway = request.app.state.gateway
+    if request.url.path in gateway.cors.paths:  # e.g. a GET on an ingest route: the page may read the 405
+        headers.update(gateway.cors.answer_headers(request.headers.get("origin")))
     request.app.state.gateway.request_log.refused(request.url.path, None, exc.status_code, code, message)
     return _closing(request, error_response(GatewayError(message, status=exc.status_code, code=code,
                                                          headers=headers)))
@@ -93,7 +97,9 @@ async def on_internal_error(request: Request, exc: Exception) -> Response:
     return error_response(GatewayError("internal error", status=500, code="internal_error"))
 
 
-def build_routes(gateway: Gateway) -> list[BaseRoute]:
+def build_routes(gateway: Gateway, exact: ExactRoutes | None = None) -> list[BaseRoute]:
+    """Every route, for Starlette; ``exact`` also gets the ingest routes, for ``GatewayApp``'s
+    dispatch in front of Starlette (their 404/405 neighbours and the OpenAPI page still come from here)."""
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
@@ -108,12 +114,21 @@ def build_routes(gateway: Gateway) -> list[BaseRoute]:
                 owner = claimed.setdefault((route.path, method), dialect.name)
                 if owner != dialect.name:
                     raise GatewayError(f"dialects {owner!r} and {dialect.name!r} both claim {method} {route.path}")
-            routes.append(Route(route.path, IngestEndpoint(gateway, dialect, route), methods=list(route.methods)))
+            # OPTIONS: the ingest endpoint answers browsers' CORS preflights itself.
+            ingest = IngestEndpoint(gateway, dialect, route)
+            methods = [*route.methods, "OPTIONS"]
+            routes.append(Route(route.path, ingest, methods=methods))
+            gateway.cors.paths.update(route.paths)
+            if exact is not None:
+                for path in route.paths:
+                    exact.add(path, methods, ingest)
     plugin_routes = gateway.hooks.routes()
     for plugin_route in plugin_routes:
         endpoint = admin_only(plugin_route.endpoint) if plugin_route.admin else plugin_route.endpoint
-        routes.append(Route(plugin_route.path, endpoint, methods=list(plugin_route.methods),
-                            name=plugin_route.name))
+        methods = list(plugin_route.methods)
+        if plugin_route.cors:
+            endpoint, methods = with_cors(endpoint), [*methods, "OPTIONS"]
+        routes.append(Route(plugin_route.path, endpoint, methods=methods, name=plugin_route.name))
     routes.append(openapi_route(routes, plugin_routes))
     return routes + slash_twins(routes)
 
@@ -143,7 +158,7 @@ async def status(request: Request) -> Response:
     return json_response((await gateway.delivery.refresh()).as_json())
 
 
-def create_app(config: Config) -> Starlette:
+def create_app(config: Config) -> GatewayApp:
     gateway = Gateway(config)
     registry = SourceRegistry(gateway)
     gateway.runtime_sources = registry
@@ -163,11 +178,12 @@ def create_app(config: Config) -> Starlette:
     # A fatal signal (SIGBUS when a mapped SQLite -shm file cannot be backed, SIGSEGV in an
     # extension) would end the process without a word: say which and where, on stderr.
     faulthandler.enable(all_threads=True)
-    # Outermost (inside Starlette's error layer): a request refused for its framing or for the bytes
-    # in flight costs nothing further.
-    middleware = [Middleware(InflightLimit, max_bytes=config.server.max_inflight_bytes)]
-    app = Starlette(routes=build_routes(gateway), lifespan=lifespan, exception_handlers=handlers,
-                    middleware=middleware)
+    # Outermost: a request refused for its framing or for the bytes in flight costs nothing further.
+    # One instance in front of both the exact ingest routes and Starlette's stack: one cap for all.
+    exact = ExactRoutes()
+    app = GatewayApp(routes=build_routes(gateway, exact), lifespan=lifespan, exception_handlers=handlers)
+    app.exact = exact
+    app.front = InflightLimit(app.dispatch, max_bytes=config.server.max_inflight_bytes)
     app.router.redirect_slashes = False  # every route is served in both forms; an unknown path is a 404
     app.state.gateway = gateway
     return app

@@ -171,5 +171,6 @@ class AuthService:
 def key_locations(dialect: Dialect, route: DialectRoute | None = None) -> KeyLocations:
     """Where ``dialect``'s clients put their key on ``route`` (a route may name its own query parameters)."""
     params = route.query_key_params if route is not None and route.query_key_params else dialect.query_key_params
-    return KeyLocations(styles=tuple(dialect.auth), query_params=tuple(params), header=dialect.key_header,
+    styles = route.auth if route is not None and route.auth else dialect.auth
+    return KeyLocations(styles=tuple(styles), query_params=tuple(params), header=dialect.key_header,
                         body_fields=tuple(dialect.body_key_fields))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import zlib
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 import orjson
 
@@ -84,3 +85,13 @@ def parse_json(data: bytes) -> Any:
         raise GatewayError(f"body is not valid JSON: {exc}", code="invalid_json") from None
     refuse_big_integers(data)
     return document
+
+
+def query_payload(query_string: bytes, key_params: tuple[str, ...]) -> dict[str, str]:
+    """A GET route's payload: its query parameters as an object (the last of a repeated one wins),
+    without the key, which is not stored. The dialect gives the names their meaning."""
+    try:
+        pairs = parse_qsl(query_string.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError:
+        raise GatewayError("the query string is not valid UTF-8", code="invalid_query") from None
+    return {name: value for name, value in pairs if name not in key_params}

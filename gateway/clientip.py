@@ -20,6 +20,11 @@ def _trusted(address: str, networks: tuple[Network, ...]) -> bool:
     return any(ip in n for n in networks)
 
 
+def from_trusted_proxy(peer: str | None, trusted: tuple[Network, ...]) -> bool:
+    """Whether the peer is a proxy whose X-Forwarded-* headers may be believed."""
+    return bool(trusted) and peer is not None and _trusted(peer, trusted)
+
+
 def client_ip(peer: str | None, forwarded_for: str | None, trusted: tuple[Network, ...]) -> str | None:
     """Walk X-Forwarded-For from the right, skipping trusted proxies; the first other hop is the client.
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway import config_schema as cs
 from gateway.config_checks import ValueProblem, check_database_url, check_sink_table
+from gateway.cors import source_origins
 from gateway.plugins import registered
 from gateway.sources import Source
 from gateway.validation import config_errors
@@ -45,6 +46,7 @@ class ServerConfig:
     body_timeout_seconds: float = 30.0
     keep_alive_seconds: float = 5.0
     graceful_timeout_seconds: float = 10.0
+    cors_origins: tuple[str, ...] = ("*",)
     # Request bytes all requests in flight may hold together (per process); past it new requests get
     # 503 + Retry-After before their body is read. 16 MiB: four full 4 MB batches at once, which take
     # about 100 MB each while parsed, mapped and committed.
@@ -130,6 +132,7 @@ def source_from_table(table: Mapping[str, Any], dialect: Dialect, origin: str = 
         max_request_bytes=table.get("max_request_bytes", dialect.max_request_bytes),
         max_events_per_request=table.get("max_events_per_request", 20_000),
         origin=origin,
+        allowed_origins=source_origins(table.get("allowed_origins")),
     )
 
 
@@ -217,6 +220,8 @@ def parse_config(data: dict[str, Any], path: Path, hooks: Hooks) -> Config:
         seen.add(sink.name)
     server = dict(data.get("server", {}))
     server["trusted_proxies"] = tuple(server.get("trusted_proxies", ()))
+    if "cors_origins" in server:
+        server["cors_origins"] = tuple(server["cors_origins"])
     plugins_dir = data.get("plugins_dir")
     return Config(
         path=path,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+# A browser origin as the Origin header spells it: scheme://host[:port], or "null" (sandboxed pages).
+ORIGIN = {"type": "string", "pattern": "^(null|https?://[^/\\s]+/?)$"}
 NAME = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
         "x-expected": "1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit"}
 POSITIVE_INT = {"type": "integer", "minimum": 1}
@@ -20,6 +22,7 @@ SERVER: dict[str, Any] = {
         "body_timeout_seconds": {"type": "number", "exclusiveMinimum": 0},
         "keep_alive_seconds": {"type": "number", "exclusiveMinimum": 0},
         "graceful_timeout_seconds": SECONDS,
+        "cors_origins": {"type": "array", "items": {"anyOf": [{"const": "*"}, ORIGIN]}},
         "max_inflight_bytes": POSITIVE_INT,
     },
 }
@@ -78,6 +81,7 @@ SOURCE_COMMON: dict[str, Any] = {
     "max_events_per_request": POSITIVE_INT,
     "rate_limit_per_second": {"type": "number", "exclusiveMinimum": 0},
     "rate_limit_burst": POSITIVE_INT,
+    "allowed_origins": {"type": "array", "items": ORIGIN},
 }
 
 SINK_COMMON: dict[str, Any] = {

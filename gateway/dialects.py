@@ -14,14 +14,22 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class DialectRoute:
-    """One HTTP route a dialect owns. ``kind`` is handed to ``unpack`` (e.g. the type a path implies)."""
+    """One HTTP route a dialect owns. ``kind`` is handed to ``unpack`` (e.g. the type a path implies).
+
+    - ``auth``: this route's auth styles, when they differ from the dialect's.
+    - ``query_key_params``: the query parameters the ``query_token`` style reads here (None: the dialect's).
+    - ``fixed_answer``: ``(media type, body)`` answered with 200 whatever happened (a tracking pixel);
+      a refusal is then told in the ``X-Gateway-Error`` header and counted with its own status.
+    - A ``GET`` route's payload is its query string as an object (the key parameter removed).
+    """
 
     path: str
     kind: str | None = None
     methods: tuple[str, ...] = ("POST",)
     summary: str = ""
-    # The query parameters the ``query_token`` style reads on this route; None: the dialect's.
     query_key_params: tuple[str, ...] | None = None
+    auth: tuple[str, ...] | None = None
+    fixed_answer: tuple[str, bytes] | None = None
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -47,9 +55,13 @@ class Unpacked(NamedTuple):
     batch: Mapping[str, Any] | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ItemContext:
-    """What a mapping may know about the event it maps."""
+    """What a mapping may know about the event it maps.
+
+    The core makes one per request and moves ``index`` from item to item (no object per event),
+    so a mapping reads it while it runs and keeps no reference to it.
+    """
 
     source: Source
     route: DialectRoute

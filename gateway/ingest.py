@@ -15,13 +15,14 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from gateway import auth
-from gateway.body import ClientGone, decode, read_body
+from gateway.batch_policy import decide
+from gateway.body import ClientGone, decode, query_payload, read_body
 from gateway.clientip import client_ip
 from gateway.decoders import BodyDecoder
 from gateway.dialects import Dialect, DialectRoute, IngestResult, ItemContext, batch_fields
-from gateway.enrich import Stamp, enrich
+from gateway.enrich import Stamp, drop_nulls, enrich
 from gateway.errors import GatewayError, InvalidEvent, PayloadTooLarge
-from gateway.responses import send_json
+from gateway.responses import send_empty, send_fixed, send_json
 from gateway.sources import Source
 from gateway.storage.log import Write
 from gateway.validation import CompiledSchema
@@ -34,6 +35,8 @@ log = logging.getLogger("gateway.ingest")
 # request, the rest get the validator's short message. And the loop yields now and then.
 EXPLAIN_AT_MOST = 100
 YIELD_EVERY = 1000
+WANTED_HEADERS = frozenset({b"authorization", b"content-encoding", b"content-length", b"content-type",
+                            b"x-forwarded-for", b"origin", b"access-control-request-headers"})
 # Answers that may leave part of the request body unread (key refused first, body too big or too slow).
 ANSWERED_BEFORE_BODY = frozenset({401, 408, 413, 503})
 SOURCE_KEY = "gateway.source"  # the request's source, once known, for the request log
@@ -47,14 +50,22 @@ class IngestEndpoint:
         self.schema = CompiledSchema(dialect.item_schema)
         self.keys = auth.key_locations(dialect, route)
         self.decode_body = BodyDecoder(dialect.body_decoders)
-        self.wanted_headers = frozenset({b"authorization", b"content-encoding", b"content-length",
-                                         b"content-type", b"x-forwarded-for",
-                                         *([dialect.key_header.lower().encode()] if dialect.key_header else [])})
+        self.wanted_headers = WANTED_HEADERS | (
+            {dialect.key_header.lower().encode("latin-1")} if dialect.key_header else set())
         self.metric_route = route.path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        wanted = self.wanted_headers
+        headers_in = {k: v for k, v in scope["headers"] if k in wanted}
+        raw_origin = headers_in.get(b"origin")
+        origin = raw_origin.decode("latin-1") if raw_origin is not None else None
+        if scope["method"] == "OPTIONS":
+            requested = headers_in.get(b"access-control-request-headers")
+            await send_empty(send, 204, self.gateway.cors.preflight_headers(
+                origin, requested.decode("latin-1") if requested else None))
+            return
         try:
-            status, body, headers = 200, await self._handle(scope, receive), None
+            status, body, headers = 200, await self._handle(scope, receive, headers_in, origin), None
         except GatewayError as error:
             status, headers = error.status, error.headers
             if status in ANSWERED_BEFORE_BODY:
@@ -63,18 +74,22 @@ class IngestEndpoint:
                 headers = {**headers, "Connection": "close"}
             body = orjson.dumps(self.dialect.error_body(error.body(), error))
             self.gateway.request_log.refused(self.route.path, scope.get(SOURCE_KEY), status, error.code, error.message)
+            if self.route.fixed_answer is not None:
+                # A pixel shows an image whatever happened; the reason rides in a header.
+                headers = {**headers, "X-Gateway-Error": f"{status} {error.code}"}
         except ClientGone:
             return
-        await send_json(send, status, body, headers)
+        cors = self.gateway.cors.answer_headers(origin)
+        headers = {**headers, **cors} if headers else cors
+        if self.route.fixed_answer is not None:
+            await send_fixed(send, self.route.fixed_answer, headers)
+        else:
+            await send_json(send, status, body, headers)
+        # Counted with the status it came to, also when a pixel answered its image anyway.
         self.gateway.metrics.request(self.metric_route, status)
 
-    def _headers(self, scope: Scope) -> dict[bytes, bytes]:
-        wanted = self.wanted_headers
-        return {k: v for k, v in scope["headers"] if k in wanted}
-
-    async def _handle(self, scope: Scope, receive: Receive) -> bytes:
+    async def _handle(self, scope: Scope, receive: Receive, headers: dict[bytes, bytes], origin: str | None) -> bytes:
         gateway = self.gateway
-        headers = self._headers(scope)
         query_string = scope.get("query_string", b"")
         key = self.keys.header_key(headers, query_string)
         source: Source | None = gateway.auth.authenticate(self.dialect.name, key, self.keys) if key else None
@@ -85,12 +100,16 @@ class IngestEndpoint:
         if length is not None and length.isdigit() and int(length) > limit:
             raise PayloadTooLarge(f"request body of {int(length)} bytes exceeds the limit of {limit} bytes",
                                   detail={"limit": "max_request_bytes", "max_bytes": limit})
-        data = await read_body(receive, limit, gateway.config.server.body_timeout_seconds)
-        encoding = headers.get(b"content-encoding")
-        data = decode(data, encoding.decode("latin-1") if encoding else None, limit)
-        content_type = headers.get(b"content-type")
-        payload = self.decode_body(data, content_type.decode("latin-1") if content_type else None,
-                                   query_string, limit)
+        if scope["method"] == "GET":
+            data = query_string
+            payload: Any = query_payload(data, self.keys.query_params)
+        else:
+            data = await read_body(receive, limit, gateway.config.server.body_timeout_seconds)
+            encoding = headers.get(b"content-encoding")
+            data = decode(data, encoding.decode("latin-1") if encoding else None, limit)
+            content_type = headers.get(b"content-type")
+            payload = self.decode_body(data, content_type.decode("latin-1") if content_type else None,
+                                       query_string, limit)
         # Taken out of the body even when a header authenticated: a key is never stored.
         body_key = self.keys.body_key(payload) if self.keys.body_fields else None
         if source is None:
@@ -99,6 +118,7 @@ class IngestEndpoint:
             raise PayloadTooLarge(f"request body exceeds the limit of {source.max_request_bytes} bytes",
                                   detail={"limit": "max_request_bytes", "max_bytes": source.max_request_bytes})
         scope[SOURCE_KEY] = source.name
+        gateway.cors.check(origin, source.allowed_origins)
         gateway.limiter.check(source)
         peer = scope.get("client")
         forwarded = headers.get(b"x-forwarded-for")
@@ -117,64 +137,52 @@ class IngestEndpoint:
     async def _ingest(self, payload: Any, source: Source, stamp: Stamp, body_size: int) -> IngestResult:
         unpacked = self.dialect.unpack(payload, self.route)
         batch = batch_fields(payload, unpacked)
+        items, many = unpacked.items, unpacked.many
         rows: list[dict[str, Any]] = []
         rejections: list[dict[str, Any]] = []
         answers: list[dict[str, Any]] = []
-        errors: list[GatewayError] = []
+        errors: list[InvalidEvent] = []
         cap = source.max_events_per_request
-        if len(unpacked.items) > cap:
-            raise PayloadTooLarge(f"{len(unpacked.items)} events in one request exceed the limit of {cap}",
+        if len(items) > cap:
+            raise PayloadTooLarge(f"{len(items)} events in one request exceed the limit of {cap}",
                                   detail={"limit": "max_events_per_request", "max_events": cap})
         check_size = body_size > source.max_event_bytes
-        for index, item in enumerate(unpacked.items):
-            prefix = f"{unpacked.path}[{index}]" if unpacked.many else ""
+        context = ItemContext(source=source, route=self.route, index=0, batch=batch or {})  # one per request
+        item_rows = self._guarded_item
+        for index, item in enumerate(items):
             if index % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)  # a huge request must not keep other clients waiting
+            context.index = index
             try:
-                rows.extend(self._guarded_item(item, index, prefix, source, stamp, check_size,
-                                               explain=len(errors) < EXPLAIN_AT_MOST, batch=batch))
+                item_rows(item, context, stamp, rows, check_size, len(errors) < EXPLAIN_AT_MOST)
             except InvalidEvent as error:
-                field = _join(prefix, error.field)
+                field = _join(f"{unpacked.path}[{index}]" if many else "", error.field)
                 errors.append(error)
                 answer = {"index": index, "code": error.code, "message": error.message, "field": field}
                 if error.code == "event_too_large":
                     answer["limit"] = "max_event_bytes"
                 answers.append(answer)
-                rejections.append(self._rejection(source, stamp, index if unpacked.many else None, error,
-                                                  field, item))
-        gateway = self.gateway
-        if errors and (not unpacked.many or not rows or source.batch_mode == "atomic"):
-            first = errors[0]
-            if unpacked.many:
-                where = f"{unpacked.path}[{answers[0]['index']}]"
-                verb = "is" if len(errors) == 1 else "are"
-                first = InvalidEvent(f"{len(errors)} of {len(unpacked.items)} events {verb} invalid; "
-                                     f"the first, {where}: {first.message}",
-                                     code=first.code if len({e.code for e in errors}) == 1 else "invalid_events")
-                first.detail = {"rejected": answers}
-                if all(e.status == 413 for e in errors):
-                    first.status = 413
-            else:
-                first.detail = answers[0]
-            raise_after = first
+                rejections.append(self._rejection(source, stamp, index if many else None, error, field, item))
+        outcome = decide(errors, answers, many=many, items=len(items), valid=len(rows),
+                         atomic=source.batch_mode == "atomic", path=unpacked.path)
+        if not outcome.commit:
             rows = []
-        else:
-            raise_after = None
+        gateway = self.gateway
         await gateway.durable.append(Write(source.name, rows, rejections,
                                            rejections[-1]["reason"] if rejections else None))
         gateway.metrics.accepted.labels(source.name).inc(len(rows))
         if rejections:
             gateway.metrics.rejected.labels(source.name).inc(len(rejections))
-        if raise_after is not None:
-            raise raise_after
+        if outcome.error is not None:
+            raise outcome.error
         if rejections:
-            gateway.request_log.rejected_items(self.route.path, source.name, len(rejections), len(unpacked.items),
+            gateway.request_log.rejected_items(self.route.path, source.name, len(rejections), len(items),
                                                errors[0].code if len({e.code for e in errors}) == 1
                                                else "invalid_events")
         return IngestResult(accepted=len(rows), rejected=answers)
 
-    def _guarded_item(self, item: Any, index: int, prefix: str, source: Source, stamp: Stamp,
-                      check_size: bool, explain: bool, batch: Any = None) -> list[dict[str, Any]]:
+    def _guarded_item(self, item: Any, context: ItemContext, stamp: Stamp, rows: list[dict[str, Any]],
+                      check_size: bool, explain: bool) -> None:
         """``_item``, with any failure that is not the client's answer turned into that event's rejection.
 
         Value decoding raises InvalidEvent naming the field; should a dialect or transform still raise
@@ -183,19 +191,22 @@ class IngestEndpoint:
         the batch is not stuck on it for ever.
         """
         try:
-            return self._item(item, index, prefix, source, stamp, check_size, explain, batch)
+            self._item(item, context, stamp, rows, check_size, explain)
         except GatewayError:
             raise
         except Exception:
             log.exception("dialect %s: event %d of a request from source %r could not be mapped",
-                          self.dialect.name, index, source.name)
+                          self.dialect.name, context.index, context.source.name)
             raise InvalidEvent("event holds a value this gateway cannot represent", code="unmappable_event") \
                 from None
 
-    def _item(self, item: Any, index: int, prefix: str, source: Source, stamp: Stamp,
-              check_size: bool, explain: bool = True, batch: Any = None) -> list[dict[str, Any]]:
+    def _item(self, item: Any, context: ItemContext, stamp: Stamp, rows: list[dict[str, Any]],
+              check_size: bool, explain: bool) -> None:
+        """Validate, map and enrich one item, appending its log rows to ``rows`` (all or none)."""
+        source = context.source
         try:
-            # Kept beside each event (what the client sent, for the admin events view) and sized here.
+            # Kept beside each event (what the client sent, for the admin events view) and sized here;
+            # the same bytes tell whether the item holds a null to drop.
             raw = orjson.dumps(item)
         except orjson.JSONEncodeError as exc:  # parsed, but nested deeper than can be written back
             raise InvalidEvent(f"event cannot be stored: {exc}", code="unencodable_event") from None
@@ -207,11 +218,12 @@ class IngestEndpoint:
         problem = self.schema.check(item, explain=explain)
         if problem is not None:
             raise InvalidEvent(problem.message, field=problem.field)
-        context = ItemContext(source=source, route=self.route, index=index, batch=batch or {})
-        rows = []
+        nulls = b"null" in raw
         transform = self.gateway.transform
+        received, name = stamp.received_ts, source.name
+        mapped = []
         for event in self.dialect.map(item, context):
-            event = enrich(event, stamp, source)
+            event = enrich(event, stamp, source, nulls)
             if transform is not None:
                 kept = transform(event, source)
                 if kept is None:
@@ -219,10 +231,13 @@ class IngestEndpoint:
                 event = kept
             try:
                 data = orjson.dumps(event)
+                if b"null" in data:  # a null the mapping or a transform put there: the one dumps tells
+                    drop_nulls(event)  # type: ignore[arg-type]
+                    data = orjson.dumps(event)
             except orjson.JSONEncodeError as exc:
                 raise InvalidEvent(f"event cannot be stored: {exc}", code="unencodable_event") from None
-            rows.append({"source": source.name, "received_at": stamp.received_ts, "event": data, "raw": raw})
-        return rows
+            mapped.append({"source": name, "received_at": received, "event": data, "raw": raw})
+        rows.extend(mapped)
 
     @staticmethod
     def _rejection(source: Source, stamp: Stamp, index: int | None, error: InvalidEvent, field: str | None,

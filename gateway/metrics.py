@@ -72,6 +72,10 @@ class _DeliveryCollector:
                                         "delivery processes, by sink", labels=["sink"])
         for sink, value in snap.totals("delivered").items():
             delivered.add_metric([sink], value)
+        duplicates = CounterMetricFamily("gateway_sink_duplicate_events", "Events a sink skipped as ones it "
+                                         "already held (same source and message id), by sink", labels=["sink"])
+        for sink, value in snap.totals("duplicates").items():
+            duplicates.add_metric([sink], value)
         failures = CounterMetricFamily("gateway_sink_failures", "Failed delivery attempts, by sink",
                                        labels=["sink"])
         for sink, value in snap.totals("failures").items():
@@ -90,4 +94,4 @@ class _DeliveryCollector:
                 stuck.add_metric([sink, str(process["id"])], figures.get("stuck_seconds", 0.0))
             for figure, value in report.get("housekeeping", {}).items():
                 house.add_metric([figure], value)
-        yield from (lag, part, delivered, failures, stuck, processes, leases, house)
+        yield from (lag, part, delivered, duplicates, failures, stuck, processes, leases, house)

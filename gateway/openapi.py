@@ -59,6 +59,7 @@ def _local_refs(node: Any, prefix: str) -> Any:
 
 class Builder:
     def __init__(self) -> None:
+        self.security_schemes: Schema = dict(SECURITY_SCHEMES)
         self.schemas: dict[str, Schema] = {"Error": ERROR_SCHEMA}
         self.paths: dict[str, dict[str, Any]] = {}
 
@@ -78,11 +79,14 @@ class Builder:
     # -- ingestion -----------------------------------------------------------------------------
     def ingest(self, dialect: Dialect, route: DialectRoute) -> dict[str, Any]:
         item = self.item_schema(dialect)
+        styles = route.auth or dialect.auth
+        query_key = (route.query_key_params or dialect.query_key_params or ("token",))[0]
         top_level = [f for f in dialect.body_key_fields if "." not in f]
-        key_field = top_level[0] if top_level and "body_write_key" in dialect.auth else None
+        key_field = top_level[0] if top_level and "body_write_key" in styles else None
         forms = [self._form(dialect, item, form, key_field) for form in _envelopes(dialect, route)]
         body: Schema = forms[0] if len(forms) == 1 else {"oneOf": forms}
-        security: list[dict[str, list[str]]] = [{s: []} for s in dialect.auth if s in SECURITY_SCHEMES]
+        security: list[dict[str, list[str]]] = [{self._scheme(s, query_key): []} for s in styles
+                                                if s in SECURITY_SCHEMES]
         how = ("" if key_field is None else
                f" The key may also be sent as `{key_field}` in the JSON body (then no header is needed).")
         if key_field is not None:
@@ -95,11 +99,27 @@ class Builder:
             if status in (429, 503):
                 answer["headers"] = RETRY_AFTER
             responses[str(status)] = answer
-        return {"tags": [dialect.name], "summary": route.summary or dialect.description,
-                "description": (dialect.description.rstrip(".") + "." if dialect.description else "") + how,
-                "operationId": f"{dialect.name}:{route.path}", "security": security,
-                "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
-                "responses": responses}
+        operation = {"tags": [dialect.name], "summary": route.summary or dialect.description,
+                     "description": (dialect.description.rstrip(".") + "." if dialect.description else "") + how,
+                     "operationId": f"{dialect.name}:{route.path}", "security": security,
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+                     "responses": responses}
+        if "POST" not in route.methods:
+            del operation["requestBody"]  # a GET route's event is its query string
+        if route.fixed_answer is not None:
+            operation["responses"] = {"200": {
+                "description": "always, also when refused (then X-Gateway-Error says why)",
+                "content": {route.fixed_answer[0]: {}}}}
+        return operation
+
+    def _scheme(self, style: str, query_key: str) -> str:
+        """The security scheme of a style; the query-key style has one per parameter name."""
+        if style != "query_token" or query_key == "token":
+            return style
+        name = f"query_{query_key}"
+        self.security_schemes[name] = {"type": "apiKey", "in": "query", "name": query_key,
+                                       "description": f"?{query_key}=<the source's key>"}
+        return name
 
     def _form(self, dialect: Dialect, item: Schema, form: tuple[str, Any], key_field: str | None) -> Schema:
         kind, extra = form
@@ -198,7 +218,7 @@ def build_document(routes: Sequence[BaseRoute], plugin_routes: Sequence[PluginRo
         if not isinstance(route, Route):
             continue  # mounts (static files) are not API operations
         path = re.sub(r"{([^}:]+):[^}]*}", r"{\1}", route.path)
-        methods = sorted((route.methods or {"GET"}) - {"HEAD"})
+        methods = sorted((route.methods or {"GET"}) - {"HEAD", "OPTIONS"})  # OPTIONS: CORS preflights
         for method in methods:
             if isinstance(route.endpoint, IngestEndpoint):
                 operation = builder.ingest(route.endpoint.dialect, route.endpoint.route)
@@ -215,7 +235,7 @@ def build_document(routes: Sequence[BaseRoute], plugin_routes: Sequence[PluginRo
             "info": {"title": "Event gateway", "version": version,
                      "description": "Ingestion routes of every loaded dialect, and the admin and plugin routes."},
             "paths": builder.paths,
-            "components": {"schemas": builder.schemas, "securitySchemes": SECURITY_SCHEMES}}
+            "components": {"schemas": builder.schemas, "securitySchemes": builder.security_schemes}}
 
 
 def openapi_route(routes: Sequence[BaseRoute], plugin_routes: Sequence[PluginRoute]) -> Route:

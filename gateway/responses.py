@@ -35,3 +35,19 @@ async def send_json(send: Send, status: int, body: bytes, headers: dict[str, str
         raw_headers.extend((k.lower().encode(), v.encode()) for k, v in headers.items())
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def send_empty(send: Send, status: int, headers: dict[str, str]) -> None:
+    raw_headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def send_fixed(send: Send, answer: tuple[str, bytes], headers: dict[str, str]) -> None:
+    """A route's one answer (a tracking pixel's image), never cached so that every view is counted."""
+    media_type, body = answer
+    raw_headers = [(b"content-type", media_type.encode()), (b"content-length", str(len(body)).encode()),
+                   (b"cache-control", b"no-store")]
+    raw_headers.extend((k.lower().encode(), v.encode()) for k, v in headers.items())
+    await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})

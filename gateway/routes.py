@@ -12,8 +12,10 @@ class PluginRoute:
     """A Starlette-style endpoint (``async def endpoint(request) -> Response``) at ``path``.
 
     With ``admin=True`` the core answers 401 unless the request carries the admin key, as
-    ``Authorization: <key>`` or ``Authorization: Bearer <key>``. Reach the running gateway
-    through ``request.app.state.gateway``.
+    ``Authorization: <key>`` or ``Authorization: Bearer <key>``. With ``cors=True`` (for routes a
+    browser SDK calls from another origin) the core answers the CORS preflight and adds the CORS
+    headers to every answer, errors included. Reach the running gateway through
+    ``request.app.state.gateway``.
     """
 
     path: str
@@ -22,6 +24,7 @@ class PluginRoute:
     admin: bool = True
     name: str | None = None
     summary: str = ""
+    cors: bool = False
 
 
 def slash_forms(path: str) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ from gateway.auth import AuthService
 from gateway.canonical import CanonicalEvent
 from gateway.clientip import parse_networks
 from gateway.config import Config, SinkConfig
+from gateway.cors import CorsPolicy
 from gateway.delivery.leases import LeaseStore
 from gateway.delivery.view import DeliveryView
 from gateway.limits import RateLimiter
@@ -44,6 +45,7 @@ class Gateway:
         self.request_log = RequestLog()
         self.auth = AuthService()
         self.limiter = RateLimiter()
+        self.cors = CorsPolicy(config.server.cors_origins)
         self.trusted_proxies = parse_networks(config.server.trusted_proxies)
         self.transform: Callable[[CanonicalEvent, Source], CanonicalEvent | None] | None = \
             self.hooks.transformer()

@@ -19,9 +19,13 @@ if TYPE_CHECKING:
 class Batch:
     """Consecutive events of one partition of the durable log. ``raw`` holds each event's JSON bytes
     as committed. ``partition`` and ``epoch`` name the lease it is delivered under: a sink that
-    writes state of its own for the batch fences that write with ``gateway.check_epoch``."""
+    writes state of its own for the batch fences that write with ``gateway.check_epoch``.
 
-    __slots__ = ("__dict__", "epoch", "first_seq", "last_seq", "partition", "raw")
+    A sink that recognises events it already holds (a redelivery, or an id its source repeated)
+    and skips them sets ``duplicates`` to how many: the core counts those apart from delivered ones.
+    """
+
+    __slots__ = ("__dict__", "duplicates", "epoch", "first_seq", "last_seq", "partition", "raw")
 
     def __init__(self, first_seq: int, last_seq: int, raw: Sequence[bytes], partition: int = 0,
                  epoch: int = 0) -> None:
@@ -30,6 +34,7 @@ class Batch:
         self.raw = raw
         self.partition = partition
         self.epoch = epoch
+        self.duplicates = 0
 
     @cached_property
     def events(self) -> list[CanonicalEvent]:

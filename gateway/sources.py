@@ -29,6 +29,8 @@ class Source:
     max_request_bytes: int = 4 * 1024 * 1024
     max_events_per_request: int = 20_000
     origin: str = "config"
+    # Browser origins this source takes events from (normalized); empty: those the server allows.
+    allowed_origins: frozenset[str] = frozenset()
     id: str = field(default="")
     ref: SourceRef = field(init=False, repr=False, compare=False)
 

@@ -18,7 +18,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def iso(moment: datetime) -> str:
     """The canonical spelling: UTC, ``Z``, milliseconds. ``moment`` must be representable in UTC."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    # Formatting without the offset and appending "Z" costs about half of replacing "+00:00".
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def _out_of_range(field: str, value: Any) -> InvalidEvent:

@@ -10,7 +10,8 @@ import sys
 
 # program on PATH -> Debian package that provides it
 NEEDED: dict[str, str] = {
-    "chromium": "chromium",  # the /admin page test drives it through Playwright
+    "chromium": "chromium",  # the /admin page and browser SDK tests drive it through Playwright
+    "npm": "npm",  # installs the pinned browser SDKs for tests/browser (tests/support/npm_sdks.py)
 }
 
 # Debian package -> a file pattern it installs. PostgreSQL's programs are not on PATH on Debian

@@ -13,6 +13,7 @@ log = logging.getLogger("gateway.delivery")
 @dataclass
 class SinkReport:
     delivered: int = 0
+    duplicates: int = 0  # handed to the sink but skipped by it as already held (not in ``delivered``)
     failures: int = 0
     last_error: str | None = None
     stuck_seconds: float = 0.0
@@ -29,8 +30,11 @@ class Report:
             found = self.sinks[name] = SinkReport()
         return found
 
-    def delivered(self, sink: str, events: int) -> None:
-        self.sink(sink).delivered += events
+    def delivered(self, sink: str, events: int, duplicates: int = 0) -> None:
+        """``events`` handed to the sink, of which it skipped ``duplicates`` as already held."""
+        report = self.sink(sink)
+        report.delivered += events - duplicates
+        report.duplicates += duplicates
 
     def sink_failed(self, sink: str, error: str) -> None:
         report = self.sink(sink)

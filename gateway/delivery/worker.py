@@ -159,7 +159,7 @@ class PartitionWorker:
         await self._advance(rows[-1].seq)
         self.cursor = rows[-1].seq
         self._delivered_at = time.monotonic()
-        self.observer.delivered(name, len(batch))
+        self.observer.delivered(name, len(batch), batch.duplicates)
 
     async def _advance(self, seq: int) -> None:
         """Move the cursor, waiting out a database error while the lease lasts: reading the batch

@@ -14,9 +14,10 @@ from collections.abc import Callable, Mapping
 from importlib.resources import files
 from typing import Any
 
-from gateway import Dialect, hookimpl
+from gateway import Dialect, PluginRoute, hookimpl
 from plugins.segment_style.mapping import map_event
-from plugins.segment_style.routes import ROUTES
+from plugins.segment_style.routes import ROUTES, SINGLE_TYPES
+from plugins.segment_style.settings import SETTINGS_ROUTES
 from plugins.segment_style.unpack import KEY_FIELD, unpack
 
 ITEM_SCHEMA: dict[str, Any] = json.loads(files(__name__).joinpath("event.schema.json").read_text("utf-8"))
@@ -28,6 +29,14 @@ SOURCE_SCHEMA: dict[str, Any] = {
             "type": "boolean",
             "default": True,
             "description": "Refuse events that carry neither userId nor anonymousId (RudderStack does)",
+        },
+        "required_fields": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {kind: {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True}
+                           for kind in SINGLE_TYPES},
+            "description": "Per type, the fields an event must carry; a type listed replaces its default "
+                           "(track: event; group: groupId; alias: previousId, userId)",
         },
     },
     "required": ["write_key"],
@@ -66,3 +75,9 @@ DIALECT = Dialect(
 @hookimpl
 def register_dialects(register: Callable[[Dialect], None]) -> None:
     register(DIALECT)
+
+
+@hookimpl
+def register_routes(register: Callable[[PluginRoute], None]) -> None:
+    for route in SETTINGS_ROUTES:
+        register(route)

@@ -8,6 +8,9 @@ from typing import Any, cast
 from gateway import CanonicalEvent, InvalidEvent, ItemContext
 
 ID_FIELDS = ("userId", "anonymousId", "previousId", "groupId", "messageId")
+# What each type needs unless a source's required_fields says otherwise (Segment's own rules).
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {"track": ("event",), "group": ("groupId",),
+                                               "alias": ("previousId", "userId")}
 
 
 def id_string(value: Any) -> str:
@@ -20,6 +23,7 @@ def id_string(value: Any) -> str:
 def map_event(item: dict[str, Any], ctx: ItemContext) -> list[CanonicalEvent]:
     # Nulls mean "not set" in every Segment SDK; dropping them here keeps the checks below simple.
     event = {key: value for key, value in item.items() if value is not None}
+    _check_required(item, ctx)
     for key in ID_FIELDS:
         value = event.get(key)
         if value is not None and not isinstance(value, str):
@@ -31,6 +35,21 @@ def map_event(item: dict[str, Any], ctx: ItemContext) -> list[CanonicalEvent]:
     if event["type"] == "identify":
         _lift_context_traits(event)
     return [cast(CanonicalEvent, event)]
+
+
+def _check_required(item: dict[str, Any], ctx: ItemContext) -> None:
+    kind = item["type"]
+    custom = ctx.source.get("required_fields")
+    fields = custom[kind] if custom and kind in custom else REQUIRED_FIELDS.get(kind, ())
+    for name in fields:
+        value = item.get(name)
+        if name not in item:
+            raise InvalidEvent(f"{name} is required", field=name)
+        if value is None:
+            raise InvalidEvent(f"{name} must be a string{'' if name == 'event' else ' or number'}, not null",
+                               field=name)
+        if value == "":
+            raise InvalidEvent(f"{name} must be non-empty", field=name)
 
 
 def _lift_context_traits(event: dict[str, Any]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway import DialectRoute, GatewayError, Unpacked
-from plugins.segment_style.routes import SINGLE_TYPES
+from plugins.segment_style.routes import PIXEL_PREFIX, SINGLE_TYPES
 
 # Batch-level fields an item inherits when it lacks them (Segment's batch semantics).
 INHERITED = ("context", "integrations", "sentAt")
@@ -13,9 +13,31 @@ KEY_FIELD = "writeKey"
 
 
 def unpack(body: Any, route: DialectRoute) -> Unpacked:
-    if route.kind in ("batch", "import"):
+    kind = str(route.kind)
+    if kind in ("batch", "import"):
         return Unpacked(_batch_items(body, route.path), many=True, path="batch")
-    return Unpacked([_single_item(body, str(route.kind), route.path)], many=False)
+    if kind.startswith(PIXEL_PREFIX):
+        return Unpacked([_single_item(from_query(body), kind[len(PIXEL_PREFIX):], route.path)], many=False)
+    return Unpacked([_single_item(body, kind, route.path)], many=False)
+
+
+def from_query(params: dict[str, str]) -> dict[str, Any]:
+    """RudderStack's pixel API: dotted parameter names are paths (``context.page.url=...``)."""
+    event: dict[str, Any] = {}
+    for name, value in params.items():
+        parts = name.split(".")
+        if not all(parts):
+            raise GatewayError(f"query parameter {name[:100]!r} is not a field path", code="invalid_query",
+                               detail={"field": name[:100]})
+        node = event
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        if not isinstance(node.get(parts[-1]), dict):  # "a.b=1&a=2": the object wins, order aside
+            node[parts[-1]] = value
+    return event
 
 
 def _sibling(path: str, leaf: str) -> str:

@@ -8,16 +8,30 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Table, func, inspect, select
+from sqlalchemy import Connection, Table, func, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
 from gateway import Database
 from plugins.sqlite_sink.table import EVENTS, SCHEMA_VERSION, VERSIONS
 
-# version N -> the step that turns a version N-1 database into version N (none yet). On SQLite,
-# DDL is committed as it runs, so a step must cope with finding itself half done (check first).
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+
+def _unique_per_source(conn: Connection) -> None:
+    """1 -> 2: ``message_id`` unique per source instead of across all sources.
+
+    The new key first, then the old one goes: cut short anywhere, the next start finds a table
+    with at least one of them and finishes (the new index holds, as the old one was stricter).
+    """
+    conn.execute(update(EVENTS).where(EVENTS.c.source_id.is_(None)).values(source_id=""))
+    for index in EVENTS.indexes:
+        if index.name == "ux_events_source_message":
+            index.create(conn, checkfirst=True)
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ux_events_message_id")
+
+
+# version N -> the step that turns a version N-1 database into version N. On SQLite, DDL is
+# committed as it runs, so a step must cope with finding itself half done (check first).
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _unique_per_source}
 
 
 class SchemaError(Exception):

@@ -16,7 +16,9 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Field, SQLModel
 
 # Bump when the table changes, and add the step to ``schema.MIGRATIONS``.
-SCHEMA_VERSION = 1
+# 2: message ids are unique per source, (source_id, message_id), no longer across all sources.
+SCHEMA_VERSION = 2
+UNIQUE_KEY = ("source_id", "message_id")
 
 
 class JSONDocument(TypeDecorator[Any]):
@@ -79,7 +81,8 @@ class EventRow(_SinkModel, table=True):
 
     __tablename__ = "events"
     __table_args__ = (
-        Index("ux_events_message_id", "message_id", unique=True),
+        # Client-sent ids are the client's own: another source sending the same id is another event.
+        Index("ux_events_source_message", *UNIQUE_KEY, unique=True),
         Index("ix_events_timestamp", "timestamp"),
         Index("ix_events_user_id", "user_id", "timestamp"),
         Index("ix_events_anonymous_id", "anonymous_id", "timestamp"),
@@ -105,6 +108,7 @@ class EventRow(_SinkModel, table=True):
     integrations: dict[str, Any] | None = Field(default=None, sa_type=JSONDocument)
     original_timestamp: str | None = None
     sent_at: str | None = None
+    # "" when an event has no source id (the unique key needs a value; NULLs never conflict)
     source_id: str | None = None
     extra: dict[str, Any] | None = Field(default=None, sa_type=JSONDocument)
 

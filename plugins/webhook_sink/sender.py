@@ -25,6 +25,8 @@ PURGE_EVERY_SECONDS = 1.0
 PRUNE_EVERY_SECONDS = 600.0
 KEEP_DELIVERED_SECONDS = 86400.0
 RECORD_RETRY_WAITS = (0.5, 1.0, 2.0, 4.0, 8.0)
+# Bodies of just-stored batches kept in memory for their first attempt, at most this many bytes.
+MAX_FRESH_BYTES = 32 * 1024 * 1024
 
 
 class Sender:
@@ -45,6 +47,7 @@ class Sender:
         self._posts: dict[str, asyncio.Future[attempt.Outcome]] = {}  # the HTTP part of those
         # Bodies of batches just stored, so their first attempt skips reading them back.
         self._fresh: dict[str, bytes] = {}
+        self._fresh_bytes = 0
         self._purgeable: list[str] = []  # delivered batches whose payload is still stored
         self._purged_at = 0.0
         self._pruned_at = 0.0
@@ -73,10 +76,19 @@ class Sender:
             await self._purge(now=True)
 
     def offer(self, batch_id: str, payload: bytes) -> None:
-        """A batch was just stored: keep its body at hand (within bounds) and look for work now."""
-        if len(self._fresh) < 2 * self.settings.max_in_flight:
+        """A batch was just stored: keep its body at hand (within bounds, by count and by bytes: a
+        10k-event batch is megabytes) and look for work now. One not kept is read back when sent."""
+        if (len(self._fresh) < 2 * self.settings.max_in_flight
+                and self._fresh_bytes + len(payload) <= MAX_FRESH_BYTES):
             self._fresh[batch_id] = payload
+            self._fresh_bytes += len(payload)
         self.wake()
+
+    def _take_fresh(self, batch_id: str) -> bytes | None:
+        payload = self._fresh.pop(batch_id, None)
+        if payload is not None:
+            self._fresh_bytes -= len(payload)
+        return payload
 
     def wake(self) -> None:
         self._wake.set()
@@ -112,7 +124,7 @@ class Sender:
 
     async def _send(self, row: store.Due) -> None:
         try:
-            payload = self._fresh.pop(row.id, None) or await store.payload(self.engine, row.id)
+            payload = self._take_fresh(row.id) or await store.payload(self.engine, row.id)
             if payload is None or self._stopping or row.partition not in self.leases():
                 return  # deleted meanwhile, shutting down, or the partition's lease is gone
             assert self._client is not None

@@ -48,6 +48,7 @@ class WebhookSink:
             known = (batch.epoch, await store.highest_seq(engine, self.ctx.name, batch.partition))
             self._stored_up_to[batch.partition] = known
         if known[1] is not None and batch.last_seq <= known[1]:
+            batch.duplicates = len(batch)  # already stored (and sent or on its way): counted as such
             return
         waiting = await store.count_waiting(engine, self.ctx.name)
         if waiting >= self.settings.max_pending_batches:

@@ -39,7 +39,12 @@ def run(path: str, body: Any, src: Source | None = None) -> list[dict[str, Any]]
         problem = SCHEMA.check(item, prefix)
         if problem is not None:
             raise InvalidEvent(problem.message, field=problem.field)
-        for event in DIALECT.map(item, ItemContext(src, route, index)):
+        try:
+            mapped = DIALECT.map(item, ItemContext(src, route, index))
+        except InvalidEvent as error:  # the core names the item's place, as for schema failures
+            error.field = f"{prefix}.{error.field}" if prefix and error.field else error.field
+            raise
+        for event in mapped:
             events.append(dict(enrich(event, STAMP, src)))
     return events
 

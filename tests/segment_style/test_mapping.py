@@ -20,12 +20,17 @@ def test_seed_examples_map_to_golden_events(example: Example) -> None:
     assert_golden(example.golden, run(example.path, example.text()))
 
 
-def test_every_route_is_post_only_under_both_prefixes() -> None:
+def test_every_route_is_post_only_under_both_prefixes_but_the_pixel() -> None:
     paths = {route.path: route for route in DIALECT.routes}
-    kinds = ["track", "identify", "page", "screen", "group", "alias", "batch", "import"]
-    assert set(paths) == {f"{prefix}/{kind}" for prefix in ("/v1", "/analytics/v1") for kind in kinds}
-    assert all(route.methods == ("POST",) for route in DIALECT.routes)
+    kinds = ["track", "identify", "page", "screen", "group", "alias", "batch", "import",
+             "t", "i", "p", "s", "g", "a", "b"]  # analytics-next's short paths
+    pixel = {"/pixel/v1/track", "/pixel/v1/page"}
+    assert set(paths) == {f"{prefix}/{kind}" for prefix in ("/v1", "/analytics/v1") for kind in kinds} | {
+        "/beacon/v1/batch", *pixel}
+    assert all(route.methods == ("POST",) for route in DIALECT.routes if route.path not in pixel)
+    assert all(paths[path].methods == ("GET",) for path in pixel)
     assert paths["/analytics/v1/page"].kind == "page"
+    assert (paths["/v1/t"].kind, paths["/v1/a"].kind, paths["/analytics/v1/b"].kind) == ("track", "alias", "batch")
 
 
 def test_the_route_gives_the_type_and_a_matching_body_type_is_fine() -> None:
@@ -146,7 +151,7 @@ def test_the_user_check_names_the_batch_item() -> None:
     # The core prefixes an InvalidEvent's field with the item's place; the mapping gives the field.
     with pytest.raises(InvalidEvent) as caught:
         run("/v1/batch", {"batch": [{"type": "page", "userId": "u1"}, {"type": "page"}]})
-    assert caught.value.field == "userId"
+    assert caught.value.field == "batch[1].userId"
 
 
 @pytest.mark.parametrize(("path", "body", "field", "says"), [

@@ -108,3 +108,13 @@ def test_values_too_long_for_an_index_do_not_block_the_sink(tmp_path: Path) -> N
     long = {**EVENTS["track"], "messageId": "m" * 3000, "event": "é" * 3000, "anonymousId": "a" * 3000}
     deliver(tmp_path, batch([long]), batch([long]), url=URL)
     assert read(EventQuery()) == [long]
+
+
+def test_ids_are_unique_per_source_and_repeats_are_counted(tmp_path: Path) -> None:
+    from .test_per_source import OTHER, duplicates_of
+
+    theirs = {**EVENTS["track"], "event": "Fake", "source": OTHER}
+    assert duplicates_of(tmp_path, batch([theirs]), batch([EVENTS["track"], EVENTS["track"]]),
+                         url=URL) == [0, 1]
+    assert sorted(sql("SELECT source_name, event FROM events")) == [("backend", "Order Completed"),
+                                                                   ("crm", "Fake")]

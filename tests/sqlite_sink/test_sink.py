@@ -144,7 +144,7 @@ def test_restarting_keeps_the_schema_and_its_version(tmp_path: Path) -> None:
         assert versions == [(SCHEMA_VERSION,)]
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 2
-    assert {"ux_events_message_id", "ix_events_timestamp", "ix_events_user_id", "ix_events_event"} <= indexes
+    assert {"ux_events_source_message", "ix_events_timestamp", "ix_events_user_id", "ix_events_event"} <= indexes
 
 
 def test_a_database_from_a_newer_gateway_is_refused(tmp_path: Path) -> None:
