@@ -10,14 +10,14 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Any
-
-from starlette.requests import Request
-from starlette.responses import Response
+from typing import TYPE_CHECKING, Any
 
 from gateway import GatewayError, PluginRoute, Source, Unauthorized
 from gateway.clientip import from_trusted_proxy
-from gateway.responses import json_response
+
+if TYPE_CHECKING:  # the plugin loads for ``gateway check`` too, which must not import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
 
 DIALECT_NAME = "segment_style"
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
@@ -56,7 +56,7 @@ async def analytics_js_settings(request: Request) -> Response:
     segment_io: dict[str, Any] = {"apiKey": key, "apiHost": f"{host}/v1", "protocol": scheme,
                                   "unbundledIntegrations": [], "addBundledMetadata": True,
                                   "maybeBundledConfigIds": {}}
-    return json_response({
+    return _json({
         "integrations": {"Segment.io": segment_io},
         "plan": {},
         "edgeFunction": {},
@@ -85,7 +85,7 @@ async def rudderstack_source_config(request: Request) -> Response:
     key = request.query_params.get("writeKey") or _basic_user(request)
     source = _source(request, key)
     off = {"enabled": False}
-    return json_response({
+    return _json({
         "isHosted": False,
         "source": {
             "id": source.id,
@@ -107,7 +107,7 @@ async def sdk_metrics(request: Request) -> Response:
         if size > METRICS_BODY_LIMIT:
             raise GatewayError(f"metrics body exceeds {METRICS_BODY_LIMIT} bytes", status=413,
                                code="payload_too_large", detail={"max_bytes": METRICS_BODY_LIMIT})
-    return json_response({"success": True})
+    return _json({"success": True})
 
 
 SETTINGS_ROUTES = (
@@ -120,3 +120,9 @@ SETTINGS_ROUTES = (
                   name=f"sdk_metrics{prefix.replace('/', '_')}", summary="analytics.js telemetry, acknowledged")
       for prefix in ("/v1", "/analytics/v1")),
 )
+
+
+def _json(body: Any) -> Response:
+    from gateway import json_response
+
+    return json_response(body)
