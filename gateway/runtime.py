@@ -96,7 +96,13 @@ class Gateway:
         return None
 
     async def add_sink(self, name: str, type_: str, settings: dict[str, Any]) -> SinkConfig:
-        return await self.sinks.add(name, type_, settings)
+        sink_config = await self.sinks.add(name, type_, settings)
+        if sink_config.settings.get("start", "now") == "now":
+            # "now" is when the API made the sink, not when a delivery process first reads it: a restart
+            # in between would otherwise skip the events that came meanwhile.
+            for partition, head in (await self.reader.heads()).items():
+                await self.delivery.store.add(name, partition, head)
+        return sink_config
 
     async def update_sink(self, name: str, settings: dict[str, Any]) -> SinkConfig:
         return await self.sinks.update(name, settings)
