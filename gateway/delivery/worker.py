@@ -146,7 +146,8 @@ class PartitionWorker:
                 first_failure = first_failure or now
                 self.failures += 1
                 error = f"{type(exc).__name__}: {exc}"[:500]
-                log.warning("%s failed to take %d events: %s", self.where, len(batch), error)
+                log.warning("sink %s failed to take %d events (partition %d): %s", name, len(batch),
+                            lease.partition, error)
                 self.observer.sink_failed(name, error)
                 if self.policy.expired(first_failure, now):
                     await self.store.dead_letter(name, lease.partition, batch.first_seq, batch.last_seq,
