@@ -105,7 +105,13 @@ class Gateway:
         return sink_config
 
     async def update_sink(self, name: str, settings: dict[str, Any]) -> SinkConfig:
-        return await self.sinks.update(name, settings)
+        from gateway.delivery.report import settings_fingerprint
+
+        sink_config = await self.sinks.update(name, settings)
+        # Delivery runs in other processes: answer once they run the change, so events acknowledged
+        # after this answer never go out with the old settings (a changed target, a removed filter).
+        await self.delivery.wait_applied(name, settings_fingerprint(dict(sink_config.settings)))
+        return sink_config
 
     async def remove_sink(self, name: str) -> None:
         await self.sinks.remove(name)

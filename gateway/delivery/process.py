@@ -13,7 +13,7 @@ from gateway.config import Config, ConfigError, SinkConfig, validate_sink
 from gateway.delivery.coordinator import Coordinator, owner_id
 from gateway.delivery.housekeeping import Housekeeper
 from gateway.delivery.leases import Lease, LeaseStore
-from gateway.delivery.report import Report
+from gateway.delivery.report import Report, settings_fingerprint
 from gateway.delivery.runner import SinkRunner
 from gateway.storage.database import Database, state_url
 from gateway.storage.log import ensure_partitions
@@ -101,6 +101,7 @@ class DeliveryProcess:
                     self.configs[name] = SinkConfig(name, type_, settings, origin="unrunnable")
                 continue
             if current is not None and dict(current.settings) == settings:
+                self.report.settings[name] = settings_fingerprint(settings)
                 continue
             wanted = self._validate(name, type_, settings)
             if wanted is None:
@@ -108,8 +109,10 @@ class DeliveryProcess:
             if current is not None:
                 await self.coordinator.remove_runner(name)
             self._add(wanted)
+            self.report.settings[name] = settings_fingerprint(settings)
         for name in [n for n, c in self.configs.items() if c.origin != "config" and n not in stored]:
             self.configs.pop(name)
+            self.report.settings.pop(name, None)
             await self.coordinator.remove_runner(name)
 
     async def follow(self, stop: asyncio.Event) -> None:

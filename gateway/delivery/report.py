@@ -3,11 +3,20 @@ read back by any process for /metrics, the status API and ``gateway status``."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 log = logging.getLogger("gateway.delivery")
+
+
+def settings_fingerprint(settings: dict[str, Any]) -> str:
+    """A short digest of a runtime sink's settings as stored: a process reports the one it runs, so an
+    API change can wait until every delivery process applies it (no secret leaves in the clear)."""
+    return hashlib.sha256(orjson.dumps(settings, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
 @dataclass
@@ -23,6 +32,7 @@ class SinkReport:
 class Report:
     sinks: dict[str, SinkReport] = field(default_factory=dict)
     housekeeping: dict[str, float] = field(default_factory=dict)
+    settings: dict[str, str] = field(default_factory=dict)  # runtime sink -> fingerprint of what runs
 
     def sink(self, name: str) -> SinkReport:
         found = self.sinks.get(name)
@@ -49,4 +59,4 @@ class Report:
 
     def as_dict(self, leases: list[tuple[str, int, int]]) -> dict[str, Any]:
         return {"sinks": {n: vars(r) for n, r in self.sinks.items()}, "housekeeping": dict(self.housekeeping),
-                "leases": [list(lease) for lease in leases]}
+                "leases": [list(lease) for lease in leases], "settings": dict(self.settings)}

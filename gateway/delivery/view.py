@@ -68,6 +68,29 @@ class DeliveryView:
         self.current = await snapshot(self.store, self.reader)
         return self.current
 
+    async def wait_applied(self, sink: str, fingerprint: str, timeout: float = 10.0) -> bool:
+        """Wait until the live delivery processes run ``sink`` with the settings of ``fingerprint``
+        (they re-read runtime sinks every few seconds), so that an API change answered 200 holds for
+        every event acknowledged after it. False after ``timeout``, or at once with none alive."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            try:
+                current = await self.refresh()
+            except Exception as exc:  # the answer still says the change is stored; delivery follows
+                log.warning("cannot read delivery processes: %s", str(exc).splitlines()[0][:200])
+                return False
+            running = [p["report"].get("settings", {}).get(sink) for p in current.processes]
+            if not current.processes:
+                return False
+            reported = [fp for fp in running if fp is not None]
+            if reported and all(fp == fingerprint for fp in reported):
+                return True
+            if loop.time() > deadline:
+                log.warning("sink %r: not every delivery process runs its new settings after %.0fs", sink, timeout)
+                return False
+            await asyncio.sleep(0.2)
+
     async def follow(self) -> None:
         failures = 0
         while True:
