@@ -12,13 +12,12 @@ and the request that follows gets its 403 where the page can read it.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any
-
-from starlette.requests import Request
-from starlette.responses import Response
+from typing import TYPE_CHECKING, Any
 
 from gateway.errors import Forbidden, GatewayError
-from gateway.responses import error_response
+
+if TYPE_CHECKING:  # the config check imports this module, and must stay free of the web framework
+    from starlette.requests import Request
 
 ANY = "*"
 # What the official browser SDKs send (Basic auth, text/plain or JSON bodies, RudderStack's
@@ -94,6 +93,10 @@ def source_origins(values: Iterable[str] | None) -> frozenset[str]:
 
 def with_cors(endpoint: Callable[[Request], Awaitable[Any]]) -> Callable[[Request], Awaitable[Any]]:
     """A plugin route's endpoint with the preflight answered and CORS headers on every answer."""
+    from starlette.responses import Response
+
+    from gateway.responses import error_response
+
     async def cors_endpoint(request: Request) -> Any:
         policy: CorsPolicy = request.app.state.gateway.cors
         origin = request.headers.get("origin")

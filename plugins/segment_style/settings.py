@@ -15,9 +15,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway import GatewayError, PluginRoute, Source, Unauthorized
+from gateway import GatewayError, PluginRoute, Source, Unauthorized, json_response
 from gateway.clientip import from_trusted_proxy
-from gateway.responses import json_response
 
 DIALECT_NAME = "segment_style"
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
