@@ -12,6 +12,7 @@ from gateway.database_urls import redact
 
 if TYPE_CHECKING:
     from gateway.config import Config, SinkConfig
+    from gateway.dialects import Dialect
 
 
 def base_url(host: str, port: int) -> str:
@@ -44,6 +45,17 @@ def compact_paths(paths: list[str]) -> str:
     return ", ".join(parts)
 
 
+def routes_by_method(dialect: Dialect | None) -> str:
+    """``POST /v1/{track,page}; GET /pixel/v1/track``: a dialect's routes, grouped by method."""
+    if dialect is None:
+        return "?"
+    by_method: dict[str, list[str]] = {}
+    for route in dialect.routes:
+        for method in route.methods:
+            by_method.setdefault(method, []).append(route.path.rstrip("/") or "/")
+    return "; ".join(f"{method} {compact_paths(list(dict.fromkeys(paths)))}" for method, paths in by_method.items())
+
+
 def summary(config: Config, host: str, port: int) -> list[str]:
     """One line per thing a self-hoster would want to see: where, admin, log, sources, sinks."""
     assert config.hooks is not None
@@ -57,8 +69,7 @@ def summary(config: Config, host: str, port: int) -> list[str]:
         lines.append("sources: none yet (add a [[sources]] table, or create one on /admin)")
     for source in config.sources:
         dialect = dialects.get(source.dialect)
-        paths = compact_paths(list(dict.fromkeys(r.path.rstrip("/") for r in dialect.routes))) if dialect else "?"
-        lines.append(f"source {source.name!r}: dialect {source.dialect}, POST {paths}")
+        lines.append(f"source {source.name!r}: dialect {source.dialect}, {routes_by_method(dialect)}")
     if not config.sinks:
         lines.append("sinks: none (events are kept in the durable log until a sink is added)")
     for sink in config.sinks:

@@ -12,7 +12,7 @@ import binascii
 import re
 from typing import TYPE_CHECKING, Any
 
-from gateway import GatewayError, PluginRoute, Source, Unauthorized
+from gateway import GatewayError, PluginRoute, Source, Unauthorized, json_response
 from gateway.clientip import from_trusted_proxy
 
 if TYPE_CHECKING:  # the plugin loads for ``gateway check`` too, which must not import Starlette

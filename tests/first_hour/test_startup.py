@@ -39,7 +39,8 @@ def test_one_banner_after_the_bind_with_sources_sinks_admin_and_log(tmp_path: Pa
                      f"admin: http://127.0.0.1:{gw.port}/admin",
                      "durable log: sqlite+aiosqlite:///data/gateway.db",
                      "source 'backend': dialect segment_style, POST /v1/{track,identify,page,screen,group,alias,"
-                     "batch,import,t,i,p,s,g,a,b}, /analytics/v1/{",  # with the browser SDKs' short routes
+                     "batch,import,t,i,p,s,g,a,b}, /analytics/v1/{",
+                     "; GET /pixel/v1/{track,page}",
                      "source 'crm': dialect filum, POST /events",
                      "sink 'console': type stdout, events track, identify, batches of up to 1000 events"):
             assert part in err, err

@@ -441,8 +441,13 @@ function stateBadge(name) {
   return el("span", { class: `badge ${name === "delivered" ? "ok" : name === "dead" ? "bad" : "idle"}`, text: name });
 }
 
+// Renders overlap (a replay re-renders while a refresh is in flight); only the newest may reach the page,
+// or a slow older answer would show counts from before the newer one.
+let webhooksRender = 0;
+
 async function loadWebhooks() {
   const target = $("webhooks-body");
+  const generation = ++webhooksRender;
   let hooks;
   try {
     hooks = (await api("GET", "/api/v1/webhooks")).results;
@@ -452,6 +457,7 @@ async function loadWebhooks() {
     show($("webhook-form-card"), false);
     return;
   }
+  if (generation !== webhooksRender) return;
   if (!hooks.length) {
     target.replaceChildren(el("p", { class: "muted", id: "webhooks-empty",
       text: "No webhooks yet: add one with the form below (a name and the URL to POST events to), or add a "
@@ -487,6 +493,7 @@ async function loadWebhooks() {
       el("td", {}, counts), el("td", {}, batches.length ? recent : el("span", { class: "muted",
         text: "No batches yet: they appear once events reach this webhook." })), actions);
   }));
+  if (generation !== webhooksRender) return;
   target.replaceChildren(el("table", { class: "list", id: "webhooks-table" },
     el("thead", {}, el("tr", {}, ...["Name", "Target", "Batches", "Recent batches", ""].map((h) => el("th", { text: h })))),
     el("tbody", {}, ...rows)));
