@@ -123,6 +123,4 @@ SETTINGS_ROUTES = (
 
 
 def _json(body: Any) -> Response:
-    from gateway import json_response
-
     return json_response(body)
