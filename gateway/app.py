@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import faulthandler
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -175,9 +174,6 @@ def create_app(config: Config) -> GatewayApp:
     handlers: dict[Any, Any] = {GatewayError: on_gateway_error, HTTPException: on_http_error,
                                 Exception: on_internal_error}
     install_protocol_errors()
-    # A fatal signal (SIGBUS when a mapped SQLite -shm file cannot be backed, SIGSEGV in an
-    # extension) would end the process without a word: say which and where, on stderr.
-    faulthandler.enable(all_threads=True)
     # Outermost: a request refused for its framing or for the bytes in flight costs nothing further.
     # One instance in front of both the exact ingest routes and Starlette's stack: one cap for all.
     exact = ExactRoutes()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import gc
 import logging
 import signal
@@ -80,6 +81,9 @@ def run_worker(config: Config, role: str, fd: int | None, announce: bool = False
     from gateway.supervisor import die_with_parent
 
     die_with_parent()
+    # A fatal signal (SIGBUS when a mapped SQLite -shm file shrinks, SIGSEGV in an extension) would end
+    # the worker without a word: say which and where on stderr; the supervisor then restarts it.
+    faulthandler.enable(all_threads=True)
     _install_uvloop()
     if role == "delivery":
         from gateway.delivery.process import serve_delivery

@@ -95,7 +95,8 @@ def supervise(config: Config, role: str, log_format: str = "text") -> int:
             child.ever_restarted = True
             child.restarts = 0 if ran > 60 else child.restarts + 1
             pause = min(30.0, 0.5 * 2 ** max(0, child.restarts - 1)) if child.restarts else 0.0
-            log.error("%s (pid %d) exited with %s; restarting in %.1fs", child.label, process.pid, code, pause)
+            log.error("%s (pid %d) exited with %s; restarting in %.1fs", child.label, process.pid,
+                      _exit_status(code), pause)
             child.process = None
             child.next_start = time.monotonic() + pause
         time.sleep(0.2)
@@ -133,3 +134,13 @@ def die_with_parent() -> None:
         return
     if os.getppid() != parent:  # the supervisor died before prctl took effect
         os._exit(1)
+
+
+def _exit_status(code: int) -> str:
+    """``signal SIGBUS`` for a worker a signal ended, the exit code otherwise."""
+    if code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"code {code}"

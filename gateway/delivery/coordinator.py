@@ -193,6 +193,8 @@ class Coordinator:
         self._warn_about_others(processes)
         rows = await self.store.rows()
         partitions = sorted(set(self.heads) | set(range(self.partitions)))
+        for sink in sorted(set(self.runners) - self.started):
+            await self._register(sink, partitions, rows)
         for sink in sorted(self.started):
             capable = [p["id"] for p in processes if sink in p["sinks"]]
             await self._rebalance(sink, partitions, self._share(len(partitions), capable), rows, now, expires,
@@ -234,8 +236,7 @@ class Coordinator:
                 continue
             row = rows.get((sink, p))
             if row is None:
-                start = self.runners[sink].settings.get("start", "beginning") if sink in self.runners else "now"
-                await self.store.add(sink, p, self.heads.get(p, 0) if start == "now" else 0)
+                await self._register(sink, [p], rows)
                 row = Row(sink, p, 0, 0, None, 0.0)
             dead = row.owner if row.owner and dead_on_this_host(row.owner) else None
             if not (row.owner is None or row.expires_at <= now or dead or row.owner == self.store.owner):
@@ -248,6 +249,18 @@ class Coordinator:
             lease = Lease(sink, p, epoch, asked + self.ttl - self.margin)
             self.leases[(sink, p)] = lease
             await self._run(lease)
+
+    async def _register(self, sink: str, partitions: list[int], rows: dict[tuple[str, int], Row]) -> None:
+        """Give a configured sink its cursor rows even while it cannot start: its lag is then visible,
+        and ``start = "now"`` means when it was configured, not when it first managed to start."""
+        missing = [p for p in partitions if (sink, p) not in rows]
+        if not missing:
+            return
+        start = self.runners[sink].settings.get("start", "beginning") if sink in self.runners else "now"
+        # read afresh: the heads loop may not have run yet, and "now" must never mean seq 0
+        heads = await self.reader.heads() if start == "now" else {}
+        for p in missing:
+            await self.store.add(sink, p, heads.get(p, 0))
 
     def _rotated(self, partitions: list[int]) -> Iterable[int]:
         k = self._offset % len(partitions)
