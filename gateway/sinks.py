@@ -64,6 +64,10 @@ class SinkContext:
     logger: logging.Logger
     # The partitions whose lease this process holds for the sink now, with their epochs.
     leases: Callable[[], dict[int, int]] = field(default=lambda: {0: 0})
+    # For a sink that retries on its own after ``deliver`` returned (the webhook sink's stored
+    # batches): each failed attempt, reported here, counts in ``gateway_sink_failures`` as a failed
+    # ``deliver`` does. Safe to call from the sink's own thread.
+    attempt_failed: Callable[[str], None] = field(default=lambda error: None)
 
 
 @dataclass(frozen=True)

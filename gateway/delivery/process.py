@@ -61,7 +61,15 @@ class DeliveryProcess:
         return SinkRunner(sink_config.name, self.sink_types[sink_config.type], sink_config.settings,
                           state_url=self.state_url, config_dir=self.config.config_dir,
                           leases=functools.partial(self.coordinator.held, sink_config.name),
-                          stuck_after=d.stuck_after_seconds, deliver_timeout=d.deliver_timeout_seconds)
+                          stuck_after=d.stuck_after_seconds, deliver_timeout=d.deliver_timeout_seconds,
+                          attempt_failed=self._attempt_failed(sink_config.name))
+
+    def _attempt_failed(self, name: str) -> Any:
+        loop = asyncio.get_running_loop()
+
+        def failed(error: str) -> None:  # called on the sink's thread: count on this process's loop
+            loop.call_soon_threadsafe(self.report.sink_failed, name, error)
+        return failed
 
     def _add(self, sink_config: SinkConfig) -> None:
         self.configs[sink_config.name] = sink_config

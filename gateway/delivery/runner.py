@@ -26,7 +26,7 @@ START_TIMEOUT_SECONDS = 60.0
 class SinkRunner:
     def __init__(self, name: str, sink_type: SinkType, settings: Mapping[str, Any], *, state_url: str,
                  config_dir: Any, leases: Callable[[], dict[int, int]], stuck_after: float,
-                 deliver_timeout: float) -> None:
+                 deliver_timeout: float, attempt_failed: Callable[[str], None] = lambda error: None) -> None:
         self.name = name
         self.settings = settings
         self.stuck_after = stuck_after
@@ -45,7 +45,8 @@ class SinkRunner:
         def make() -> Sink:
             self.database = Database(state_url, config_dir)
             context = SinkContext(name=name, database=self.database, config_dir=config_dir,
-                                  logger=logging.getLogger(f"gateway.sink.{name}"), leases=leases)
+                                  logger=logging.getLogger(f"gateway.sink.{name}"), leases=leases,
+                                  attempt_failed=attempt_failed)
             return sink_type.factory(settings, context)
 
         self.sink: Sink = self._call_sync(make)

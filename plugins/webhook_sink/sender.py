@@ -31,8 +31,10 @@ MAX_FRESH_BYTES = 32 * 1024 * 1024
 
 class Sender:
     def __init__(self, settings: WebhookSettings, policy: RetryPolicy, database: Database,
-                 logger: logging.Logger, leases: Callable[[], dict[int, int]] = lambda: {0: 0}) -> None:
+                 logger: logging.Logger, leases: Callable[[], dict[int, int]] = lambda: {0: 0},
+                 attempt_failed: Callable[[str], None] = lambda error: None) -> None:
         self.settings = settings
+        self.attempt_failed = attempt_failed
         # Partitions -> epochs this process holds: it sends only their batches, and records an outcome
         # only while the epoch still holds (a zombie's late outcome is refused; the new holder resends).
         self.leases = leases
@@ -172,6 +174,7 @@ class Sender:
             await store.record_success(self.engine, row.id, outcome.status, fence)
             self._purgeable.append(row.id)
             return
+        self.attempt_failed(outcome.error or f"HTTP {outcome.status}")
         now = time.time()
         first_failure = row.first_failure_at or now
         failures = row.attempts + 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -145,3 +146,26 @@ def test_a_failed_batch_does_not_hold_up_newer_ones(gateway_factory: Factory, re
     assert r.json()["results"]["replayed"] == 1
     assert [e["messageId"] for e in receiver.wait_for_events(4)][2:] == first
     assert receiver.delivered()[-1].headers["webhook-id"] == failed.headers["webhook-id"]
+
+
+def _failures_metric(gw: RunningGateway) -> float:
+    match = re.search(r'^gateway_sink_failures_total\{sink="hook"\} (\S+)$', gw.get("/metrics").text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+def test_every_failed_attempt_counts_in_the_sink_failures_metric(gateway_factory: Factory,
+                                                                 receiver: Receiver) -> None:
+    # The sink's deliver() only stores the batch; its attempts happen later, on the sink's own retry
+    # loop. An operator alerting on gateway_sink_failures must still see a receiver that answers 500.
+    gw = gateway_factory(config({"name": "hook", "target": receiver.url, "batch_max_events": 3,
+                                 "batch_max_seconds": 0.2, **FAST_RETRY}))
+    receiver.fail(500)
+    send(gw, 3)
+    wait_until(lambda: (batch_status(gw, "hook") or [{"attempts": 0}])[0]["attempts"] >= 3,
+               message="three failed attempts recorded")
+    attempts = batch_status(gw, "hook")[0]["attempts"]
+    wait_until(lambda: _failures_metric(gw) >= attempts, timeout=20,
+               message=f"at least {attempts} failures in /metrics")
+    receiver.succeed()
+    wait_until(lambda: _all_delivered(gw, "hook", 1), message="the batch delivered once the receiver answers")
+    assert _failures_metric(gw) < len(receiver.requests)  # the one success is not a failure
