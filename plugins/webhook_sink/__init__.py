@@ -33,10 +33,16 @@ def _factory(settings: Mapping[str, Any], ctx: SinkContext) -> WebhookSink:
 
 
 def check_settings(settings: Mapping[str, Any]) -> None:
-    """The target must parse as every attempt will parse it (ValueError naming the key otherwise)."""
+    """What every attempt will need, checked once (ValueError naming the key otherwise): the target
+    parses, and the token goes into a header, which carries visible ASCII only."""
     from plugins.webhook_sink.targets import parse_target  # with httpx: only for a webhook to check
 
     parse_target(settings["target"])
+    token = settings.get("auth_token")
+    if isinstance(token, str) and not all(" " <= ch <= "~" for ch in token):
+        # the value itself stays out of the message: it is a secret
+        raise ValueError("auth_token: a header value may hold visible ASCII characters only "
+                         "(no accents, emoji, tabs or line breaks)")
 
 
 @hookimpl

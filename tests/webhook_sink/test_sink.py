@@ -27,9 +27,11 @@ def batch(first_seq: int, n: int) -> Batch:
 
 
 @asynccontextmanager
-async def running_sink(tmp_path: Path, **settings: Any) -> AsyncIterator[WebhookSink]:
+async def running_sink(tmp_path: Path, failed: Callable[[str], None] = lambda error: None,
+                       **settings: Any) -> AsyncIterator[WebhookSink]:
     database = Database("sqlite+aiosqlite:///data/gateway.db", tmp_path)
-    sink = WebhookSink(settings, SinkContext("hook", database, tmp_path, logging.getLogger("test.webhook")))
+    sink = WebhookSink(settings, SinkContext("hook", database, tmp_path, logging.getLogger("test.webhook"),
+                                             attempt_failed=failed))
     await sink.start()
     try:
         yield sink
@@ -119,5 +121,28 @@ def test_a_dead_batch_keeps_its_payload_until_replayed(tmp_path: Path, receiver:
             await eventually(lambda: _state_is(sink, "delivered"))
             await eventually(lambda: _no_payloads(sink))
         assert [e["messageId"] for e in receiver.events()] == ["m1", "m2"]
+
+    asyncio.run(scenario())
+
+
+def test_an_attempt_that_raises_is_a_failure_with_backoff_then_dead(tmp_path: Path, receiver: Receiver) -> None:
+    # The settings check refuses this token now; handed to the sink directly, it stands for any fault an
+    # attempt can raise that no check foresaw (here UnicodeEncodeError from the header, no httpx error).
+    # Each raise is a recorded, counted failure with backoff, then a dead letter: never a hot loop.
+    failures: list[str] = []
+
+    async def scenario() -> None:
+        async with running_sink(tmp_path, failures.append, target=receiver.url, auth_token="tök€n",
+                                retry_initial_seconds=0.5, retry_max_seconds=1, retry_for_seconds=3) as sink:
+            await sink.deliver(batch(1, 2))
+            await eventually(lambda: _state_is(sink, "dead"), timeout=20)
+            dead = (await store.recent(sink.ctx.database.engine, "hook"))[0]
+            # about 3 s of retries from 0.5 s doubling to 1 s: a handful of attempts, not thousands
+            assert 2 <= dead["attempts"] <= 8, dead
+            assert "UnicodeEncodeError" in dead["last_error"], dead
+            assert len(failures) == dead["attempts"] and "UnicodeEncodeError" in failures[0], failures
+            await asyncio.sleep(1.5)
+            assert (await store.recent(sink.ctx.database.engine, "hook"))[0]["attempts"] == dead["attempts"]
+        assert receiver.requests == []
 
     asyncio.run(scenario())
