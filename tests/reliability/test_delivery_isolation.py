@@ -80,6 +80,7 @@ path = "file.jsonl"
         gw.process.wait(timeout=10)
         assert gw.process.stdout is not None
         gw.process.stdout.close()
+        gw.client.close()  # its keep-alive socket, left to the GC, would fail whichever test runs then
 
 
 def test_two_serves_on_one_sqlite_log_each_say_so_and_run_every_sink(gateway_factory: GatewayFactory,
