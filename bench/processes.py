@@ -69,6 +69,19 @@ class BenchGateway(RunningGateway):
         assert self.process is not None
         return cpu_seconds(self.process.pid)
 
+    def roles(self) -> list[str]:
+        """The ``--role`` of each worker below the supervisor (``ingest``, ``delivery``), from /proc."""
+        assert self.process is not None
+        found = []
+        for pid in descendants(self.process.pid)[1:]:
+            try:
+                args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"--worker" in args and b"--role" in args:
+                found.append(args[args.index(b"--role") + 1].decode())
+        return sorted(found)
+
     def log_count(self) -> int:
         path = self.dir / "data" / "gateway.db"
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as conn:
