@@ -20,7 +20,7 @@ DELIVERY = "PostgreSQL: delivery processes"
 
 
 def _error(exc: BaseException) -> str:
-    return f"error: {type(exc).__name__}: {exc}"[:300]
+    return " ".join(f"error: {type(exc).__name__}: {exc}".split())[:300]  # one line of the table
 
 
 def postgres_rows(setup: Setup, args: argparse.Namespace, workdir: Path, notes: list[str]) -> list[Row]:
