@@ -76,6 +76,11 @@ def log_count(url: str) -> int:
     return int(query(url, "SELECT count(*) FROM event_log")[0][0])
 
 
+def wal_position(url: str) -> int:
+    """Bytes of WAL written so far: what every commit costs the server's disk (and its replicas)."""
+    return int(query(url, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')")[0][0])
+
+
 def asyncpg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 

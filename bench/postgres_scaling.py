@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.configs import Setup
 from bench.loadgen import Load, run_wrk
-from bench.postgres_cluster import BenchPostgres, LockSampler, log_count
+from bench.postgres_cluster import BenchPostgres, LockSampler, log_count, wal_position
 from bench.processes import BenchGateway
 from bench.report import Row, number, verdict
 
@@ -39,6 +39,7 @@ class Result:
     commit_ms: float  # mean commit duration
     cpu_us: float     # all hosts' CPU per event
     pg_cpu_us: float  # PostgreSQL's CPU per event (postmaster and backends)
+    wal_bytes: float  # WAL per event
     any_lock: float | None  # PostgreSQL's view: sessions in a transaction waiting for any lock
     check: str
 
@@ -73,11 +74,11 @@ def measure(setup: Setup, workdir: Path, postgres: BenchPostgres, n: int, *, sec
         target_url = hosts[0].url + setup.batch_path
         body, auth = setup.batch_body(BATCH), setup.track_auth
         run_wrk(target_url, body, seconds=warmup, connections=connections, authorization=auth, targets=targets)
-        logged, before, pg_before = log_count(url), _figures(hosts), postgres.cpu()
+        logged, before, pg_before, wal = log_count(url), _figures(hosts), postgres.cpu(), wal_position(url)
         with LockSampler(url) as sampler:
             load = run_wrk(target_url, body, seconds=seconds, connections=connections, authorization=auth,
                            targets=targets)
-        pg_cpu = postgres.cpu() - pg_before
+        pg_cpu, wal = postgres.cpu() - pg_before, wal_position(url) - wal
         committed, after = log_count(url) - logged, _figures(hosts)
     lock, commit_s, commits, cpu = (a - b for a, b in zip(after, before, strict=True))
     notes.append(f"row 8 with {n} host(s): PostgreSQL side, {sampler.describe()}")
@@ -89,7 +90,7 @@ def measure(setup: Setup, workdir: Path, postgres: BenchPostgres, n: int, *, sec
     events = max(1, load.ok * BATCH)
     return Result(n, load, load.ok * BATCH / load.seconds, lock / commit_s if commit_s else 0.0, commits,
                   1e3 * commit_s / commits if commits else 0.0, 1e6 * cpu / events, 1e6 * pg_cpu / events,
-                  sampler.share(), "; ".join(problems) or f"ok ({committed:,} events logged)")
+                  wal / events, sampler.share(), "; ".join(problems) or f"ok ({committed:,} events logged)")
 
 
 def reference(results: list[Result]) -> float:
@@ -115,7 +116,8 @@ def rows(results: list[Result], notes: list[str]) -> list[Row]:
             f"{number(r.events_per_s)} events/s, {ratio:.2f} x 1 host"
             + f"; partition lock wait {100 * r.lock_share:.1f}% of commit time ({number(r.commits)} commits, "
             f"mean {r.commit_ms:.1f} ms); any lock, sampled in PostgreSQL: {any_lock} of in-transaction time; "
-            f"p99 {r.load.p99_ms:.0f} ms; CPU {r.cpu_us:.0f} us/event gateways + {r.pg_cpu_us:.0f} PostgreSQL",
+            f"p99 {r.load.p99_ms:.0f} ms; CPU {r.cpu_us:.0f} us/event gateways + {r.pg_cpu_us:.0f} PostgreSQL; "
+            f"WAL {r.wal_bytes:,.0f} bytes/event",
             ">= 0.95 x 1 host; lock wait < 10%" if r.hosts > 1 else "lock wait < 10%",
             verdict(scaled and r.lock_share < 0.10), r.check))
     return out
