@@ -98,6 +98,12 @@ class Setup:
         """Only the given ``[[sinks]]`` table, from the start of a log an ingestion run filled."""
         return "\n".join([self._top(), _server(1), _STORAGE, *self._sources(), sink_table])
 
+    def postgres_config(self, url: str, partitions: int, sink_table: str = "", delivery_workers: int = 1) -> str:
+        """A host on a PostgreSQL log with ``partitions``; ``sink_table`` (``[[sinks]]``) for delivery."""
+        storage = f'[storage]\nurl = "{url}"\npartitions = {partitions}\n\n[admin]\napi_key = "bench-admin-key"\n'
+        return "\n".join([self._top(), _server(1), storage, f"[delivery]\nworkers = {delivery_workers}\n",
+                          *self._sources(), sink_table])
+
     def _top(self) -> str:
         """Top-level keys, which TOML wants before the first table: the test-only probe dialect's folder."""
         return "" if self.segment else f'plugins_dir = "{TEST_PLUGINS_DIR}"\n'

@@ -1,6 +1,9 @@
 -- wrk script: POST one prebuilt body with fixed headers, optionally paced, and print a JSON summary.
 -- Environment: BENCH_BODY (file holding the body), BENCH_AUTH (Authorization header, may be empty),
--- BENCH_DELAY_MS (pause before each request on a connection; 0 = as fast as possible).
+-- BENCH_DELAY_MS (pause before each request on a connection; 0 = as fast as possible),
+-- BENCH_TARGETS (optional "host:port,host:port,...": wrk thread i connects to target i mod n, so one
+-- wrk spreads its connections over several gateway hosts, as a load balancer would; the URL's path is
+-- the same on each).
 
 local file = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
 local body = file:read("*a")
@@ -18,6 +21,19 @@ local pause = tonumber(os.getenv("BENCH_DELAY_MS") or "0") or 0
 if pause > 0 then
   function delay()
     return pause
+  end
+end
+
+local targets = {}
+for target in string.gmatch(os.getenv("BENCH_TARGETS") or "", "[^,]+") do
+  table.insert(targets, target)
+end
+if #targets > 0 then
+  local next_target = 0
+  function setup(thread)
+    local host, port = string.match(targets[next_target % #targets + 1], "^(.+):(%d+)$")
+    thread.addr = wrk.lookup(host, port)[1]
+    next_target = next_target + 1
   end
 end
 

@@ -17,6 +17,7 @@ from tests.support.server import RunningGateway, free_port
 
 BENCH = Path(__file__).resolve().parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+LAG_REFRESH_SECONDS = 1.2  # an ingest process re-reads delivery's cursors every second (gateway.delivery.view)
 
 
 def descendants(pid: int) -> list[int]:
@@ -69,28 +70,55 @@ class BenchGateway(RunningGateway):
         assert self.process is not None
         return cpu_seconds(self.process.pid)
 
+    def roles(self) -> list[str]:
+        """The ``--role`` of each worker below the supervisor (``ingest``, ``delivery``), from /proc."""
+        assert self.process is not None
+        found = []
+        for pid in descendants(self.process.pid)[1:]:
+            try:
+                args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"--worker" in args and b"--role" in args:
+                found.append(args[args.index(b"--role") + 1].decode())
+        return sorted(found)
+
     def log_count(self) -> int:
         path = self.dir / "data" / "gateway.db"
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as conn:
             return int(conn.execute("SELECT count(*) FROM event_log").fetchone()[0])
 
     def metric(self, name: str, **labels: str) -> float:
+        return self.metric_or_none(name, **labels) or 0.0
+
+    def metric_or_none(self, name: str, **labels: str) -> float | None:
+        """The sum of the lines of ``name`` with ``labels``; None when /metrics has no such line."""
         text = self.get("/metrics").text
-        total = 0.0
+        total = None
         for line in text.splitlines():
             if not line.startswith(name):
                 continue
             head, _, value = line.rpartition(" ")
             if head.split("{")[0] == name and all(f'{k}="{v}"' in head for k, v in labels.items()):
-                total += float(value)
+                total = (total or 0.0) + float(value)
         return total
 
     def wait_sink_drained(self, sink: str, timeout: float) -> float:
-        """Wait until ``sink`` has taken the whole log; the seconds it took (``timeout`` when it did not)."""
+        """Wait until ``sink`` has taken the whole log; the seconds it took (``timeout`` when it did not).
+
+        The lag comes from the delivery process's cursors, read by the ingest process every second: no
+        line yet means no delivery process has taken the sink's leases (not "no lag"), and a 0 is
+        believed only when the next reading, after a refresh, still says 0."""
         started = time.monotonic()
+        zero_since = None
         while time.monotonic() - started < timeout:
-            if self.metric("gateway_sink_lag_events", sink=sink) == 0:
-                return time.monotonic() - started
+            lag = self.metric_or_none("gateway_sink_lag_events", sink=sink)
+            if lag != 0:
+                zero_since = None
+            elif zero_since is None:
+                zero_since = time.monotonic()
+            elif time.monotonic() - zero_since >= LAG_REFRESH_SECONDS:
+                return zero_since - started
             time.sleep(0.2)
         return timeout
 

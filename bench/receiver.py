@@ -2,7 +2,8 @@
 
 It answers 200 as soon as a batch's body is in, then counts its events and how long after its
 ``receivedAt`` each arrived (the lag from ingestion to delivery). ``GET /stats?since=EPOCH`` returns
-the counts and the lag percentiles of the events received at or after ``since``.
+the counts and the lag percentiles of the events received at or after ``since``; with
+``&arrived_after=EPOCH`` also how many events arrived here at or after that time.
 Usage: ``python bench/receiver.py PORT``.
 """
 
@@ -41,16 +42,18 @@ class Tally:
             self.received_at.extend(stamps)
             self.lag.extend(arrived - s for s in stamps)
 
-    def stats(self, since: float) -> dict[str, object]:
+    def stats(self, since: float, arrived_after: float | None = None) -> dict[str, object]:
         with self.lock:
             lags = sorted(lag for at, lag in zip(self.received_at, self.lag, strict=True) if at >= since)
+            arrived = None if arrived_after is None else sum(
+                1 for at, lag in zip(self.received_at, self.lag, strict=True) if at + lag >= arrived_after)
 
             def pct(p: float) -> float | None:
                 return lags[min(len(lags) - 1, int(p * len(lags)))] if lags else None
 
             return {"events": self.events, "batches": self.batches, "first": self.first, "last": self.last,
                     "window_events": len(lags), "lag_p50": pct(0.5), "lag_p99": pct(0.99),
-                    "lag_max": lags[-1] if lags else None}
+                    "lag_max": lags[-1] if lags else None, "arrived_after": arrived}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -79,7 +82,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         query = parse_qs(urlsplit(self.path).query)
         since = float(query.get("since", ["0"])[0])
-        self._answer(orjson.dumps(self.tally.stats(since)))
+        after = query.get("arrived_after")
+        self._answer(orjson.dumps(self.tally.stats(since, float(after[0]) if after else None)))
 
 
 def main(port: int) -> None:

@@ -24,6 +24,7 @@ from bench import bodies, sustained  # noqa: E402
 from bench.configs import Setup, working_plugins  # noqa: E402
 from bench.kafka import kafka_delivery  # noqa: E402
 from bench.loadgen import Load, ensure_wrk, run_wrk  # noqa: E402
+from bench.postgres_rows import postgres_rows  # noqa: E402
 from bench.processes import BenchGateway, Helper  # noqa: E402
 from bench.profiling import Profiler  # noqa: E402
 from bench.report import Row, number, render, verdict, write_results  # noqa: E402
@@ -153,6 +154,7 @@ class Bench:
             return
         gateway = self.start("sustained", s.ingest_config(stdout=True))
         try:
+            roles = gateway.roles()  # the sinks must run in a delivery process of their own
             steps = sustained.ramp(gateway.url + s.batch_path, s.batch_body(BATCH), s.track_auth,
                                    max(6.0, self.args.seconds * 0.6), BATCH, gateway.dir / "data" / "events.db",
                                    gateway.stdout_path, gateway.cpu,
@@ -170,7 +172,10 @@ class Bench:
             "3s", f"{s.batch_path} x{BATCH} SUSTAINED: highest paced rate with SQLite sink + stdout lag < 2 s",
             f"{number(rate)} events/s (CPU {best.cpu_us:.0f} us/event, all processes)" if best
             else "no step kept up", ">= 25,000 events/s", verdict(rate >= 25_000),
-            "ok" if all(not st.failed for st in steps) else "failed requests (see notes)"))
+            "; ".join(p for p in (
+                "" if all(not st.failed for st in steps) else "failed requests (see notes)",
+                "" if roles == ["delivery", "ingest"] else f"worker roles {roles}, not one ingest + one delivery",
+            ) if p) or "ok (sinks in their own delivery process)"))
 
     def sink_alone(self) -> None:
         """Row 4c: the SQLite sink's own CPU per event, in this process, on a fresh file."""
@@ -246,6 +251,23 @@ class Bench:
         self.notes.append("workers = 2 peak RSS per process: "
                           + ", ".join(f"{mb:.0f} MB" for mb in per_process.values()))
 
+    def sqlite_rows(self) -> None:
+        """Rows 1-7, on a SQLite log."""
+        base = self.baseline()
+        directory, track, batch = self.ingestion(base)
+        self.sink_alone()
+        self.sustained()
+        try:
+            self.delivery(directory)
+        except Exception as exc:  # one broken row must not cost the others
+            self.rows.append(Row("5", "webhook delivery", f"error: {type(exc).__name__}: {exc}"[:300]))
+        try:
+            self.rows.append(kafka_delivery(self.setup, directory))
+        except Exception as exc:
+            self.rows.append(Row("5k", "Kafka delivery", f"error: {type(exc).__name__}: {exc}"[:300]))
+        self.workers(track, batch)
+        self.memory()
+
     def memory(self) -> None:
         single = max(v for k, v in self.rss.items() if k != "workers")
         parts = ", ".join(f"{k} {v:.0f} MB" for k, v in self.rss.items())
@@ -263,7 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", metavar="DIR", help="record py-spy profiles of the gateway into DIR")
     parser.add_argument("--keep", action="store_true", help="keep the run's folders (logs, databases)")
     parser.add_argument("--no-save", action="store_true", help="do not rewrite bench/results.md")
+    parser.add_argument("--postgres-only", action="store_true",
+                        help="only rows 8-9 (PostgreSQL); implies --no-save")
     args = parser.parse_args(argv)
+    args.no_save = args.no_save or args.postgres_only
     ensure_wrk()
     setup = Setup(working_plugins())
     workdir = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
@@ -271,20 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"benchmark: {args.seconds:g} s per row, plugins: {', '.join(sorted(setup.plugins))}; "
           f"work folder {workdir}", flush=True)
     try:
-        base = bench.baseline()
-        directory, track, batch = bench.ingestion(base)
-        bench.sink_alone()
-        bench.sustained()
-        try:
-            bench.delivery(directory)
-        except Exception as exc:  # one broken row must not cost the others
-            bench.rows.append(Row("5", "webhook delivery", f"error: {type(exc).__name__}: {exc}"[:300]))
-        try:
-            bench.rows.append(kafka_delivery(setup, directory))
-        except Exception as exc:
-            bench.rows.append(Row("5k", "Kafka delivery", f"error: {type(exc).__name__}: {exc}"[:300]))
-        bench.workers(track, batch)
-        bench.memory()
+        if not args.postgres_only:
+            bench.sqlite_rows()
+        bench.rows += postgres_rows(setup, args, workdir, bench.notes)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -1,9 +1,9 @@
 """The sustained row: the highest rate of ``/v1/batch`` x100 at which the SQLite and stdout sinks keep up.
 
-Paced load in steps of rising offered rate; during each step the lag of each sink is sampled from
-outside the gateway, so it measures whatever process delivers (the ingest process today, delivery
-processes of their own once they exist): the age of the newest event in the sink's own output (the
-SQLite file's last row, stdout's last line), against now. A step keeps up when no request failed and
+Paced load in steps of rising offered rate, on a ``gateway serve`` with its defaults: one ingest
+worker and one delivery worker, so the sinks run in a process of their own. During each step the lag
+of each sink is sampled from outside the gateway, from the sink's own output: the age of the newest
+event in it (the SQLite file's last row, stdout's last line), against now. A step keeps up when no request failed and
 both lags stayed under ``MAX_LAG`` seconds; the row reports the best such step's achieved rate.
 """
 

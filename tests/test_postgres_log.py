@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -102,3 +103,41 @@ def test_the_log_on_postgres_delivers_and_resumes_after_kill_9(database_url: str
     stats = query(database_url, "SELECT events_total FROM source_stats WHERE source = 'probe'")
     assert stats == [(BIG + len(second) + len(third),)]
     assert not (gw.dir / "data" / "gateway.db").exists(), "the log must be on PostgreSQL, not SQLite"
+
+
+LOCK_WAIT = "gateway_group_commit_lock_wait_seconds_total"
+
+
+def lock_wait(gw: RunningGateway) -> float:
+    lines = [line for line in gw.get("/metrics").text.splitlines() if line.startswith(LOCK_WAIT + " ")]
+    return float(lines[0].split()[1]) if lines else 0.0
+
+
+def test_partition_lock_wait_counts_only_waiting_for_a_held_partition(database_url: str,
+                                                                        gateway_factory: GatewayFactory) -> None:
+    """The metric the benchmark divides by commit time: nothing when no one else holds a partition (its
+    SKIP LOCKED pick never blocks), and the time a commit waited when every partition was held."""
+    config = PROBE_CONFIG.replace(SQLITE_STORAGE, f'url = "{database_url}"\npartitions = 2')
+    gw: RunningGateway = gateway_factory(config)
+    post_events(gw, "alone", singles=20, batched=50)
+    assert lock_wait(gw) == 0.0, "a commit no other transaction competes with waited for no lock"
+
+    held, answered = 1.0, {}
+
+    async def hold_every_partition() -> None:
+        engine = create_async_engine(database_url)
+        try:
+            async with engine.begin() as conn:
+                assert len(list(await conn.execute(text("SELECT partition FROM log_partitions FOR UPDATE")))) == 2
+                poster = threading.Thread(target=lambda: answered.setdefault("r", gw.post(
+                    "/probe/track", json={"event": "waits", "messageId": "waits-1"}, auth=KEY)))
+                poster.start()
+                await asyncio.sleep(held)  # shorter than the gateway's lock_timeout (2 s): it waits, not fails
+        finally:
+            await engine.dispose()
+        await asyncio.to_thread(poster.join, 30)
+
+    asyncio.run(hold_every_partition())
+    assert answered["r"].status_code == 200, answered["r"].text
+    waited = lock_wait(gw)
+    assert 0.3 <= waited <= held + 5, waited

@@ -202,13 +202,15 @@ class DurableLog:
                     # Lock one partition's row for this transaction: seq numbers taken under it are in
                     # commit order within the partition, so no cursor can pass a row committed late.
                     # SKIP LOCKED takes the first free one from home on; only when all are busy wait.
-                    lock_started = time.perf_counter()
+                    # Only that wait is lock wait: SKIP LOCKED never blocks, and counting its round trip
+                    # would report "waiting" on a database no other process writes to.
                     part = (await conn.execute(self._pick_partition, {"home": self.home})).scalar()
                     if part is None:
                         part = self.home
+                        lock_started = time.perf_counter()
                         await conn.execute(select(partition_table.c.partition).where(
                             partition_table.c.partition == part).with_for_update())
-                    waited = time.perf_counter() - lock_started
+                        waited = time.perf_counter() - lock_started
                     for row in rows:
                         row["partition"] = part
                     await conn.execute(log_table.insert(), rows)

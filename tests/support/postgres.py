@@ -107,8 +107,11 @@ def _run(bin_dir: Path, program: str, *args: str, timeout: float = START_TIMEOUT
 
 
 @contextmanager
-def throwaway_cluster(bin_dir: Path) -> Iterator[Postgres]:
-    """Start a cluster in a temp folder, yield it (a new database's URL), stop it and remove the folder."""
+def throwaway_cluster(bin_dir: Path, durable: bool = False) -> Iterator[Postgres]:
+    """Start a cluster in a temp folder, yield it (a new database's URL), stop it and remove the folder.
+
+    ``durable``: keep PostgreSQL's own defaults (fsync, synchronous_commit, full_page_writes on), as the
+    benchmark does so that a commit costs what it costs in production; the tests turn them off."""
     root = Path(tempfile.mkdtemp(prefix="gateway-pg-"))
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
@@ -117,8 +120,9 @@ def throwaway_cluster(bin_dir: Path) -> Iterator[Postgres]:
     try:
         _run(bin_dir, "initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync",
              "--encoding=UTF8", "--locale=C.UTF-8")
-        options = (f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root}"
-                   " -c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+        options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root}"
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         try:
             _run(bin_dir, "pg_ctl", "start", "-D", str(data), "-l", str(log), "-w", "-t", str(START_TIMEOUT),
                  "-o", options, timeout=START_TIMEOUT + 10)
