@@ -19,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from gateway import openapi_keys
+from gateway.auth import key_locations
 from gateway.dialects import Dialect, DialectRoute, IngestResult
 from gateway.errors import GatewayError
 from gateway.ingest import IngestEndpoint
@@ -31,9 +33,6 @@ ERROR_SCHEMA: Schema = {
     "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "detail": {}},
 }
 SECURITY_SCHEMES: Schema = {
-    "basic": {"type": "http", "scheme": "basic", "description": "The source's key as the user name, no password"},
-    "bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <the source's key>"},
-    "query_token": {"type": "apiKey", "in": "query", "name": "token", "description": "?token=<the source's key>"},
     "admin": {"type": "http", "scheme": "bearer", "description": "The [admin] api_key (also accepted bare)"},
 }
 INGEST_ERRORS = {400: "invalid JSON, gzip, envelope or event (the message names the field)",
@@ -79,18 +78,14 @@ class Builder:
     # -- ingestion -----------------------------------------------------------------------------
     def ingest(self, dialect: Dialect, route: DialectRoute) -> dict[str, Any]:
         item = self.item_schema(dialect)
-        styles = route.auth or dialect.auth
-        query_key = (route.query_key_params or dialect.query_key_params or ("token",))[0]
-        top_level = [f for f in dialect.body_key_fields if "." not in f]
-        key_field = top_level[0] if top_level and "body_write_key" in styles else None
-        forms = [self._form(dialect, item, form, key_field) for form in _envelopes(dialect, route)]
+        keys = key_locations(dialect, route)
+        paths = openapi_keys.body_paths(keys)
+        envelopes = _envelopes(dialect, route, {p[0] for p in paths if len(p) > 1})
+        wrappers = {extra for kind, extra in envelopes if kind == "wrapped"}
+        forms = [self._form(dialect, item, form, paths, wrappers) for form in envelopes]
         body: Schema = forms[0] if len(forms) == 1 else {"oneOf": forms}
-        security: list[dict[str, list[str]]] = [{self._scheme(s, query_key): []} for s in styles
-                                                if s in SECURITY_SCHEMES]
-        how = ("" if key_field is None else
-               f" The key may also be sent as `{key_field}` in the JSON body (then no header is needed).")
-        if key_field is not None:
-            security.append({})
+        security = openapi_keys.security(keys, self.security_schemes)
+        how = f" Send the source's key {keys.how_to_send()}." if keys.styles else ""
         errors = self._errors(dialect)
         responses: dict[str, Any] = {"200": {"description": "every accepted event is committed", "content": {
             "application/json": {"schema": self._ok(dialect)}}}}
@@ -112,26 +107,22 @@ class Builder:
                 "content": {route.fixed_answer[0]: {}}}}
         return operation
 
-    def _scheme(self, style: str, query_key: str) -> str:
-        """The security scheme of a style; the query-key style has one per parameter name."""
-        if style != "query_token" or query_key == "token":
-            return style
-        name = f"query_{query_key}"
-        self.security_schemes[name] = {"type": "apiKey", "in": "query", "name": query_key,
-                                       "description": f"?{query_key}=<the source's key>"}
-        return name
-
-    def _form(self, dialect: Dialect, item: Schema, form: tuple[str, Any], key_field: str | None) -> Schema:
+    def _form(self, dialect: Dialect, item: Schema, form: tuple[str, Any], paths: list[list[str]],
+              wrappers: set[str]) -> Schema:
+        """One body form, with the key fields the auth service reads in it: a path through a batch
+        field (``batch.api_key``) is read in each event of that batch, the others where they start
+        (at the top of the body, or of each event of a bare array)."""
         kind, extra = form
         ref = self.component(f"{dialect.name}.Event", item)
-        key = {"properties": {key_field: {"type": "string"}}} if key_field else None
+        own = [p for p in paths if p[0] not in wrappers]
         if kind == "array":
-            return {"type": "array", "minItems": 1, "items": ref}
+            return {"type": "array", "minItems": 1, "items": openapi_keys.with_key_fields(ref, own)}
         if kind == "wrapped":
-            wrapped: Schema = {"type": "object", "required": [extra],
-                               "properties": {extra: {"type": "array", "minItems": 1, "items": ref}}}
-            if key_field:
-                wrapped["properties"][key_field] = {"type": "string"}
+            inner = [p[1:] for p in paths if p[0] == extra]
+            outer = [p for p in paths if p[0] != extra]
+            events = {"type": "array", "minItems": 1, "items": openapi_keys.with_key_fields(ref, inner)}
+            wrapped: Schema = {"type": "object", "required": [extra], "properties": {extra: events}}
+            wrapped["properties"].update((openapi_keys.key_fields(outer) or {}).get("properties", {}))
             return wrapped
         if extra:  # the route supplies these keys (e.g. the event type its path names)
             derived = copy.deepcopy(item)
@@ -139,7 +130,7 @@ class Builder:
             derived.setdefault("properties", {}).update({k: {"const": v} for k, v in extra.items()})
             suffix = ".".join(str(v) for v in extra.values())
             ref = self.component(f"{dialect.name}.Event.{re.sub(r'[^A-Za-z0-9_-]', '_', suffix)}", derived)
-        return {"allOf": [ref, key]} if key else ref
+        return openapi_keys.with_key_fields(ref, own)
 
     def _ok(self, dialect: Dialect) -> Schema:
         sample = dialect.ok_body({"success": True, "accepted": 1}, IngestResult(accepted=1))
@@ -183,9 +174,10 @@ class Builder:
         return operation
 
 
-def _envelopes(dialect: Dialect, route: DialectRoute) -> list[tuple[str, Any]]:
+def _envelopes(dialect: Dialect, route: DialectRoute, hints: set[str]) -> list[tuple[str, Any]]:
     """The body forms ``unpack`` takes: one object (with keys the route supplies), an array, or
-    an object holding an array (under the field its error names when that is missing)."""
+    an object holding an array (under the field its error names when that is missing, or under
+    a field ``hints`` names: where a body key path says events may sit, as in ``batch.api_key``)."""
     def probe(body: Any) -> Any:
         try:
             return dialect.unpack(body, route)
@@ -204,10 +196,10 @@ def _envelopes(dialect: Dialect, route: DialectRoute) -> list[tuple[str, Any]]:
         forms.append(("array", None))
     field = single.detail.get("field") if isinstance(single, GatewayError) and isinstance(single.detail, dict) \
         else None
-    if isinstance(field, str):
-        wrapped = probe({field: [{}]})
-        if not isinstance(wrapped, (GatewayError, type(None))) and wrapped.many and wrapped.path == field:
-            forms.append(("wrapped", field))
+    for candidate in sorted({field, *hints} if isinstance(field, str) else hints):
+        wrapped = probe({candidate: [{}]})
+        if not isinstance(wrapped, (GatewayError, type(None))) and wrapped.many and wrapped.path == candidate:
+            forms.append(("wrapped", candidate))
     return forms or [("object", {})]
 
 

@@ -9,7 +9,7 @@ import pytest
 
 import schemas
 from gateway.canonical import EVENT_TYPES, CanonicalEvent
-from tests.support.canonical import assert_canonical
+from gateway.testing import assert_canonical
 from tests.support.server import RunningGateway
 
 

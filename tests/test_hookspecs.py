@@ -213,3 +213,42 @@ def test_plugins_import_only_the_public_surface() -> None:
     private = re.compile(r"^\s*from gateway\.(storage|config|body|ingest|enrich|validation)\b", re.M)
     offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "plugins").rglob("*.py") if private.search(p.read_text())]
     assert not offenders, f"plugins importing the core's internals: {offenders}"
+
+
+def _dialect_packages() -> list[str]:
+    return sorted(p.parent.name for p in (ROOT / "plugins").glob("*/__init__.py")
+                  if any("def register_dialects" in f.read_text() for f in p.parent.rglob("*.py")))
+
+
+def _core_modules_imported(path: Path) -> set[str]:
+    import ast
+
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                 else [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else [])
+        found.update(n for n in names if n.startswith("gateway."))
+    return found
+
+
+def test_built_in_dialect_tests_need_only_the_public_surface_and_the_kit() -> None:
+    """A dialect's own tests use ``gateway`` and ``gateway.testing`` only: what a third-party dialect has."""
+    dialects = _dialect_packages()
+    assert {"segment_style", "filum", "usermaven", "posthog"} <= set(dialects), dialects
+    offenders = {}
+    for name in dialects:
+        for path in sorted((ROOT / "tests" / name).rglob("*.py")):
+            private = sorted(m for m in _core_modules_imported(path)
+                             if m != "gateway.testing" and not m.startswith("gateway.testing."))
+            if private:
+                offenders[str(path.relative_to(ROOT))] = private
+    assert not offenders, f"tests of built-in dialects importing the core's internals: {offenders}"
+
+
+def test_the_import_check_sees_every_form_of_import(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text("import gateway.enrich\nfrom gateway import InvalidEvent\nfrom gateway.testing import Pipeline\n"
+                     "def f():\n    from gateway.validation import CompiledSchema\n"
+                     "    import gateway.storage.log as log\nfrom . import gateway\n")
+    assert _core_modules_imported(probe) == {"gateway.enrich", "gateway.testing", "gateway.validation",
+                                             "gateway.storage.log"}

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from gateway import Dialect, DialectRoute, ItemContext, Unpacked, hookimpl
+from gateway import ConfigError, Dialect, DialectRoute, ItemContext, Unpacked, hookimpl
 from gateway.plugins import PluginError
 from gateway.scaffold import new_dialect
-from gateway.testing import Pipeline, assert_golden, load_plugins, stable
+from gateway.testing import Pipeline, SchemaCheck, assert_golden, check_source, load_plugins, stable
 from gateway.testing import golden as golden_module
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,6 +136,38 @@ def test_an_inconsistent_dialect_is_refused_at_registration(change: dict[str, An
     assert message in str(caught.value)
 
 
+def test_schema_check_names_what_the_pipeline_names(kit: Pipeline) -> None:
+    check = SchemaCheck(KIT_DIALECT.item_schema)
+    assert check.problem({"e": "fine"}) is None
+    outcome = kit.post("/kit", json={"items": [{"e": "a"}, {"x": 1}, "text"]}, headers={"X-Kit-Key": SECRET})
+    assert outcome.status == 200 and len(outcome.events) == 1, outcome.answer
+    from_pipeline = [(r["field"], r["reason"]) for r in outcome.rejections]
+    assert from_pipeline == [("items[1].e", "e is required"), ("items[2]", "the event must be an object, not string")]
+    assert check.problem({"x": 1}) == ("e", "e is required")
+    assert check.problem("text") == ("", "the event must be an object, not string")
+
+
+def test_check_source_gives_the_source_or_the_config_error_naming_the_key() -> None:
+    plugins = [KitPlugin(KIT_DIALECT)]
+    source = check_source({"name": "k", "dialect": "kit", "secret": SECRET}, plugins=plugins)
+    assert (source.name, source.dialect, source.settings["secret"]) == ("k", "kit", SECRET)
+    with pytest.raises(ConfigError, match="secret is required"):
+        check_source({"name": "k", "dialect": "kit"}, plugins=plugins)
+    with pytest.raises(ConfigError, match="secret has leading or trailing whitespace"):
+        check_source({"name": "k", "dialect": "kit", "secret": SECRET + "\n"}, plugins=plugins)
+    with pytest.raises(ConfigError, match="unknown dialect 'kit'"):
+        check_source({"name": "k", "dialect": "kit", "secret": SECRET})  # not registered without the plugin
+
+
+def test_a_refused_pipeline_config_raises_and_leaves_no_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(ConfigError, match="secret is required"):
+        Pipeline(sources=[{"name": "k", "dialect": "kit"}], plugins=[KitPlugin(KIT_DIALECT)])
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_secret_fields_default_to_the_required_string_keys() -> None:
     assert KIT_DIALECT.secrets == ("secret",)
     assert dataclasses.replace(KIT_DIALECT, secret_fields=()).secrets == ()
@@ -195,3 +227,12 @@ def test_the_pytest_plugin_is_registered_by_entry_point() -> None:
     eps = {ep.name: ep.value for ep in importlib.metadata.entry_points(group="pytest11")}
     assert eps.get("gateway") == "gateway.testing.pytest_plugin"
     assert (ROOT / "gateway" / "py.typed").exists()
+
+
+def test_every_name_the_kit_exports_is_in_the_guide() -> None:
+    import gateway.testing
+
+    guide = (ROOT / "docs" / "plugins.md").read_text()
+    section = guide.split("## The test kit (`gateway.testing`)", 1)[1].split("\n## ", 1)[0]
+    missing = [name for name in gateway.testing.__all__ if f"`{name}" not in section]
+    assert not missing, f"gateway.testing exports without a word in docs/plugins.md's kit section: {missing}"

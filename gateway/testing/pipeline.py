@@ -65,7 +65,11 @@ class Pipeline:
         data: dict[str, Any] = {key: value for key, value in (config or {}).items()}
         data.setdefault("storage", {"url": "sqlite+aiosqlite:///gateway.db", "synchronous": "NORMAL"})
         data["sources"] = [*data.get("sources", []), *(dict(s) for s in sources)]
-        self.config = parse_config(data, self._dir / "config.toml", load_plugins(plugins, plugins_dir))
+        try:
+            self.config = parse_config(data, self._dir / "config.toml", load_plugins(plugins, plugins_dir))
+        except BaseException:  # a refused config (ConfigError) leaves no temporary folder behind
+            shutil.rmtree(self._dir, ignore_errors=True)
+            raise
         self.app = create_app(self.config)
         self.gateway = self.app.state.gateway
         self._client_addr = (client, 50000)

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from gateway import DialectRoute, InvalidEvent, ItemContext, Source
-from gateway.enrich import Stamp, enrich
-from gateway.testing import assert_golden_events
+from gateway.testing import Pipeline, assert_golden_events
 from plugins.filum.dialect import FILUM
 from plugins.filum.mapping import map_event
 
-from .support import GOLDEN, payload
+from .support import GOLDEN, WRITE_KEY, bearer, payload
 
-SOURCE = Source(name="crm", dialect="filum", settings={"write_key": "wk"})
+SOURCE = Source(name="crm", dialect="filum", settings={"write_key": WRITE_KEY})
 CTX = ItemContext(source=SOURCE, route=DialectRoute("/events"), index=0)
 
 
@@ -33,13 +32,19 @@ def track(*params: dict[str, Any], **extra: Any) -> dict[str, Any]:
             "event_params": list(params), **extra}
 
 
+@pytest.fixture(scope="module")
+def gw() -> Iterator[Pipeline]:
+    with Pipeline(sources=[{"name": "crm", "dialect": "filum", "write_key": WRITE_KEY}]) as pipeline:
+        yield pipeline
+
+
 @pytest.mark.parametrize("name", ["seed_identify", "seed_track"])
-def test_seed_examples_map_to_golden_events(name: str) -> None:
-    # The core's own enrichment, with a fixed arrival, stands in for the request path here;
-    # tests/filum/test_http.py checks the same golden files against what the stdout sink prints.
-    stamp = Stamp(datetime(2024, 7, 15, 8, 0, tzinfo=UTC), "203.0.113.9")
-    event = enrich(map_event(payload(name), CTX)[0], stamp, SOURCE)
-    assert_golden_events(GOLDEN / f"{name}.json", [dict(event)])
+def test_seed_examples_map_to_golden_events(gw: Pipeline, name: str) -> None:
+    # In-process, through the kit's pipeline (the code the server runs); tests/filum/test_http.py
+    # checks the same golden files against what a real server's stdout sink prints.
+    outcome = gw.post("/events", json=payload(name), headers=bearer())
+    assert outcome.status == 200, outcome.answer
+    assert_golden_events(GOLDEN / f"{name}.json", outcome.events)
 
 
 def test_track_keeps_keys_and_unicode_values_as_sent() -> None:
@@ -82,11 +87,12 @@ def test_each_value_type_decodes_to_its_type() -> None:
     assert type(props["i_float"]) is int and type(props["d"]) is float
 
 
-def test_null_string_value_disappears_once_the_core_drops_nulls() -> None:
-    stamp = Stamp(datetime(2024, 7, 15, tzinfo=UTC), None)
-    event = enrich(map_event(track(param("gone", string_value=None), param("kept", int_value=1)), CTX)[0],
-                   stamp, SOURCE)
+def test_null_string_value_disappears_once_the_core_drops_nulls(gw: Pipeline) -> None:
+    outcome = gw.post("/events", json=track(param("gone", string_value=None), param("kept", int_value=1)),
+                      headers=bearer())
+    [event] = outcome.events
     assert event["properties"] == {"kept": 1}
+    assert mapped(track(param("gone", string_value=None)))["properties"] == {"gone": None}  # the core's doing
 
 
 def test_sdk_fields_feed_the_canonical_ones() -> None:

@@ -12,11 +12,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from gateway import InvalidEvent
-from gateway.validation import CompiledSchema
+from gateway.testing import SchemaCheck
 from plugins.filum.params import VALUE_TYPES, decode_params
 from plugins.filum.schema import EVENT_SCHEMA, item_schema
 
-CHECK = CompiledSchema(item_schema())
+CHECK = SchemaCheck(item_schema())
 DEFINITIONS = EVENT_SCHEMA["definitions"]
 PARAM = jsonschema.Draft7Validator({"$ref": "#/definitions/param", "definitions": DEFINITIONS})
 PATTERN = EVENT_SCHEMA["definitions"]["datetime"]["pattern"]
@@ -55,7 +55,7 @@ def test_runtime_schema_leaves_only_params_and_times_to_the_mapping() -> None:
     ("track", "", ["object"]),
 ])
 def test_envelope_errors_name_the_field(item: Any, field: str, words: list[str]) -> None:
-    error = CHECK.check(item)
+    error = CHECK.problem(item)
     assert error is not None and error.field == field
     for word in words:
         assert word in error.message, (word, error.message)
@@ -64,7 +64,7 @@ def test_envelope_errors_name_the_field(item: Any, field: str, words: list[str])
 def test_sdk_nulls_pass_the_runtime_schema() -> None:
     item = {"event_type": "track", "event_name": "x", "user_id": "u", "anonymous_id": None, "origin": None,
             "event_params": [{"key": "k", "value": {"string_value": None}}]}
-    assert CHECK.check(item) is None
+    assert CHECK.problem(item) is None
 
 
 def _accepted_by_mapping(param: Any) -> bool:

@@ -18,7 +18,28 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.reliability.support import ADMIN, STDOUT, config, right_auth, webhook_sink
+from gateway.auth import key_locations
+from gateway.testing import load_plugins
+from tests.reliability.support import (
+    ADMIN,
+    FILUM_KEY,
+    PH_KEY,
+    SEGMENT_KEY,
+    STDOUT,
+    UM_TOKEN,
+    config,
+    right_auth,
+    webhook_sink,
+)
+from tests.support.openapi_places import (
+    ARRAY,
+    Place,
+    declared_places,
+    described_places,
+    ingest_operations,
+    places,
+    status_of,
+)
 from tests.support.server import RunningGateway
 
 pytestmark = pytest.mark.timeout(150)
@@ -90,6 +111,62 @@ def test_admin_and_plugin_routes_are_described_with_the_admin_key(document: dict
     assert paths["/api/v1/sources/{name}"]["get"]["parameters"][0]["name"] == "name"
     assert "security" not in paths["/health"]["get"]
     assert document["components"]["securitySchemes"]["admin"]["scheme"] == "bearer"
+
+
+def test_every_key_place_a_dialect_declares_is_in_the_document(document: dict[str, Any]) -> None:
+    dialects = load_plugins().dialects()
+    checked = set()
+    for path, _, operation in ingest_operations(document):
+        dialect = dialects[operation["tags"][0]]
+        [route] = [r for r in dialect.routes if r.path == path]
+        assert described_places(document, operation) == declared_places(key_locations(dialect, route)), path
+        checked.add(dialect.name)
+    assert checked >= {"segment_style", "filum", "usermaven", "posthog"}
+
+
+def test_posthog_and_query_key_places_are_described(document: dict[str, Any]) -> None:
+    paths, schemes = document["paths"], document["components"]["securitySchemes"]
+    every = {"body:api_key", "body:token", "body:properties.token", "body:batch.properties.token",
+             "body:batch.api_key"}
+    for path in ("/batch/", "/batch", "/e/", "/capture/", "/i/v0/e"):
+        operation = paths[path]["post"]
+        assert described_places(document, operation) == every, path
+        assert operation["security"] == [{}]  # nothing outside the body is needed
+        found = {p.path for p in places(document, operation)}
+        # The Python SDK's {"api_key": ..., "batch": [...]}, posthog-js's [{"properties": {"token": ...}}]
+        # and one event's properties.token: each where that client puts it.
+        assert {("api_key",), ("batch", ARRAY, "properties", "token"), (ARRAY, "properties", "token"),
+                ("properties", "token")} <= found, found
+        assert "api_key" in operation["description"] and "properties.token" in operation["description"]
+    usermaven = paths["/api/v1/s2s/event"]["post"]
+    assert usermaven["security"] == [{"query_token": []}]
+    assert schemes["query_token"] == {"type": "apiKey", "in": "query", "name": "token",
+                                      "description": "?token=<the source's key>"}
+    for path, method in (("/pixel/v1/track", "get"), ("/beacon/v1/batch", "post")):
+        assert described_places(document, paths[path][method]) == {"query:writeKey"}, path
+    assert described_places(document, paths["/v1/batch"]["post"]) == {"basic:", "body:writeKey"}
+
+
+RIGHT_KEYS = {"segment_style": SEGMENT_KEY, "filum": FILUM_KEY, "usermaven": UM_TOKEN, "posthog": PH_KEY}
+
+
+def test_each_described_key_place_is_read_by_the_gateway(gw: RunningGateway, document: dict[str, Any]) -> None:
+    """A right key at a place the document names gets past auth; a wrong one there is refused as wrong
+    (not as missing): so the place is read, and read as the key."""
+    seen: set[tuple[str, str, Place]] = set()
+    for path, method, operation in ingest_operations(document):
+        dialect = operation["tags"][0]
+        for place in places(document, operation):
+            if (dialect, method, place) in seen:
+                continue  # routes of one dialect share their places
+            seen.add((dialect, method, place))
+            for key, refused in ((RIGHT_KEYS[dialect], False), ("a-wrong-key-0123456789", True)):
+                request = place.request(key)
+                if method == "POST" and "json" not in request:
+                    request["json"] = {}
+                status, code = status_of(gw.client.request(method, path, **request))
+                assert (status, code) == (401, "invalid_key") if refused else status != 401, (path, place, status)
+    assert {d for d, _, _ in seen} == set(RIGHT_KEYS) and len(seen) >= 12, seen
 
 
 def auth_for(path: str, document: dict[str, Any]) -> dict[str, Any]:

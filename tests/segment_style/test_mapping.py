@@ -1,23 +1,31 @@
-"""The dialect in-process: seed payloads to golden canonical events, the envelope and the mapping."""
+"""The dialect in-process, through the kit's pipeline: seed payloads to golden events, the envelope, the mapping."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
-from gateway import InvalidEvent
-from gateway.config import ConfigError, validate_source
+from gateway import ConfigError, hookimpl
+from gateway.testing import Pipeline, check_source
 from plugins.segment_style import DIALECT
 
 from .golden import assert_golden
-from .pipeline import error_of, run, source
-from .seeds import EXAMPLES, Example
+from .pipeline import NO_IDENTITY_KEY, SOURCES, SegmentPipeline, open_pipeline
+from .seeds import EXAMPLES, WRITE_KEY, Example
+
+
+@pytest.fixture(scope="module")
+def seg() -> Iterator[SegmentPipeline]:
+    yield from open_pipeline()
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e.name)
-def test_seed_examples_map_to_golden_events(example: Example) -> None:
-    assert_golden(example.golden, run(example.path, example.text()))
+def test_seed_examples_map_to_golden_events(seg: SegmentPipeline, example: Example) -> None:
+    assert_golden(example.golden, seg.run(example.path, example.text()))
 
 
 def test_every_route_is_post_only_under_both_prefixes_but_the_pixel() -> None:
@@ -33,14 +41,14 @@ def test_every_route_is_post_only_under_both_prefixes_but_the_pixel() -> None:
     assert (paths["/v1/t"].kind, paths["/v1/a"].kind, paths["/analytics/v1/b"].kind) == ("track", "alias", "batch")
 
 
-def test_the_route_gives_the_type_and_a_matching_body_type_is_fine() -> None:
-    [without] = run("/v1/screen", {"userId": "u1", "name": "Home"})
-    [with_type] = run("/analytics/v1/screen", {"userId": "u1", "name": "Home", "type": "screen"})
+def test_the_route_gives_the_type_and_a_matching_body_type_is_fine(seg: SegmentPipeline) -> None:
+    [without] = seg.run("/v1/screen", {"userId": "u1", "name": "Home"})
+    [with_type] = seg.run("/analytics/v1/screen", {"userId": "u1", "name": "Home", "type": "screen"})
     assert without["type"] == with_type["type"] == "screen"
 
 
-def test_a_body_type_contradicting_the_path_is_refused_naming_type() -> None:
-    error = error_of("/v1/track", {"type": "identify", "userId": "u1", "event": "x"})
+def test_a_body_type_contradicting_the_path_is_refused_naming_type(seg: SegmentPipeline) -> None:
+    error = seg.error_of("/v1/track", {"type": "identify", "userId": "u1", "event": "x"})
     assert (error.status, error.code) == (400, "type_mismatch")
     assert error.detail == {"field": "type", "expected": "track", "found": "'identify'"}
     assert "identify" in error.message
@@ -52,18 +60,18 @@ def test_a_body_type_contradicting_the_path_is_refused_naming_type() -> None:
     ({"batch": "[]"}, "batch is a string"),
     ([{"type": "track"}], "the body is an array"),
 ])
-def test_batch_needs_a_batch_array(body: Any, found: str) -> None:
-    error = error_of("/v1/batch", body)
+def test_batch_needs_a_batch_array(seg: SegmentPipeline, body: Any, found: str) -> None:
+    error = seg.error_of("/v1/batch", body)
     assert (error.status, error.code, error.detail) == (400, "invalid_batch", {"field": "batch"})
     assert found in error.message
 
 
-def test_an_empty_batch_is_refused() -> None:
-    error = error_of("/v1/import", {"batch": []})
+def test_an_empty_batch_is_refused(seg: SegmentPipeline) -> None:
+    error = seg.error_of("/v1/import", {"batch": []})
     assert (error.status, error.code, error.detail) == (400, "empty_batch", {"field": "batch"})
 
 
-def test_batch_level_context_integrations_and_sent_at_fill_in_what_items_lack() -> None:
+def test_batch_level_context_integrations_and_sent_at_fill_in_what_items_lack(seg: SegmentPipeline) -> None:
     body = {
         "context": {"library": {"name": "batcher"}},
         "integrations": {"All": False},
@@ -75,57 +83,78 @@ def test_batch_level_context_integrations_and_sent_at_fill_in_what_items_lack() 
              "timestamp": "2024-05-01T12:00:00Z"},
         ],
     }
-    first, second = run("/v1/batch", body)
+    first, second = seg.run("/v1/batch", body)
     assert first["context"] == {"library": {"name": "batcher"}, "ip": "127.0.0.1"}
     assert first["integrations"] == {"All": False}
     assert first["sentAt"] == "2024-05-01T12:00:10Z"
-    # The client's clock ran 10 s ahead of ours (the fixed stamp is 12:00:00): corrected.
-    assert first["timestamp"] == "2024-05-01T11:59:50.000Z"
+    # sentAt is 10 s after the item's time: it happened 10 s before the gateway received the batch
+    # (the client's clock is corrected by receivedAt - sentAt).
+    happened = datetime.fromisoformat(first["receivedAt"]) - timedelta(seconds=10)
+    assert abs(datetime.fromisoformat(first["timestamp"]) - happened) <= timedelta(milliseconds=1), first
     assert first["originalTimestamp"] == "2024-05-01T12:00:00Z"
     assert second["context"] == {"locale": "fr", "ip": "127.0.0.1"}
     assert second["integrations"] == {"Mixpanel": True}
-    assert second["timestamp"] == "2024-05-01T12:00:00.000Z"
+    assert second["timestamp"] == second["receivedAt"]  # its own sentAt: sent as it happened
 
 
-def test_each_item_gets_its_own_copy_of_the_batch_context() -> None:
-    first, second = run("/v1/batch", {"context": {"app": {"name": "shop"}}, "batch": [
+def test_each_item_gets_its_own_copy_of_the_batch_context(seg: SegmentPipeline) -> None:
+    first, second = seg.run("/v1/batch", {"context": {"app": {"name": "shop"}}, "batch": [
         {"type": "track", "event": "A", "userId": "u1"},
         {"type": "track", "event": "B", "userId": "u1"},
     ]})
-    assert first["context"] == second["context"]
-    assert first["context"] is not second["context"]
+    assert first["context"] == second["context"] == {"app": {"name": "shop"}, "ip": "127.0.0.1"}
 
 
-def test_a_write_key_inside_a_batch_item_is_not_stored() -> None:
-    [event] = run("/v1/batch", {"batch": [{"type": "track", "event": "A", "userId": "u1", "writeKey": "wk"}]})
+class MarkContext:
+    """A transform that writes into each event's context: a context shared between events shows it twice."""
+
+    @hookimpl
+    def transform_event(self, event: dict[str, Any]) -> dict[str, Any]:
+        event["context"][f"seen_{event['event']}"] = True
+        return event
+
+
+def test_a_transform_changing_one_events_batch_context_leaves_the_others_alone() -> None:
+    with Pipeline(sources=SOURCES, plugins=[MarkContext()]) as gw:
+        outcome = gw.post("/v1/batch", auth=(WRITE_KEY, ""), json={"context": {"app": {"name": "shop"}}, "batch": [
+            {"type": "track", "event": "A", "userId": "u1"},
+            {"type": "track", "event": "B", "userId": "u1"},
+        ]})
+    first, second = outcome.events
+    assert first["context"] == {"app": {"name": "shop"}, "ip": "127.0.0.1", "seen_A": True}
+    assert second["context"] == {"app": {"name": "shop"}, "ip": "127.0.0.1", "seen_B": True}
+
+
+def test_a_write_key_inside_a_batch_item_is_not_stored(seg: SegmentPipeline) -> None:
+    [event] = seg.run("/v1/batch", {"batch": [{"type": "track", "event": "A", "userId": "u1", "writeKey": WRITE_KEY}]})
     assert "writeKey" not in event
 
 
-def test_identify_carries_rudderstack_context_traits_in_traits_too() -> None:
+def test_identify_carries_rudderstack_context_traits_in_traits_too(seg: SegmentPipeline) -> None:
     context = {"traits": {"email": "a@example.com", "plan": "free"}, "library": {"name": "analytics-python"}}
-    [event] = run("/v1/identify", {"userId": "u1", "context": context, "traits": {"plan": "pro"}})
+    [event] = seg.run("/v1/identify", {"userId": "u1", "context": context, "traits": {"plan": "pro"}})
     assert event["traits"] == {"email": "a@example.com", "plan": "pro"}  # the top-level value wins
     assert event["context"]["traits"] == {"email": "a@example.com", "plan": "free"}  # context as sent
     assert event["context"]["library"] == {"name": "analytics-python"}
 
 
-def test_only_identify_lifts_context_traits() -> None:
-    [event] = run("/v1/track", {"userId": "u1", "event": "A", "context": {"traits": {"plan": "pro"}}})
+def test_only_identify_lifts_context_traits(seg: SegmentPipeline) -> None:
+    [event] = seg.run("/v1/track", {"userId": "u1", "event": "A", "context": {"traits": {"plan": "pro"}}})
     assert "traits" not in event
 
 
-def test_numeric_ids_become_strings() -> None:
-    [event] = run("/v1/alias", {"userId": 42, "previousId": 7.0, "messageId": 12345})
+def test_numeric_ids_become_strings(seg: SegmentPipeline) -> None:
+    [event] = seg.run("/v1/alias", {"userId": 42, "previousId": 7.0, "messageId": 12345})
     assert (event["userId"], event["previousId"], event["messageId"]) == ("42", "7", "12345")
-    [group] = run("/v1/group", {"anonymousId": 1.5, "groupId": 99})
+    [group] = seg.run("/v1/group", {"anonymousId": 1.5, "groupId": 99})
     assert (group["anonymousId"], group["groupId"]) == ("1.5", "99")
 
 
-def test_client_message_id_timestamp_and_library_are_kept_and_nulls_dropped() -> None:
+def test_client_message_id_timestamp_and_library_are_kept_and_nulls_dropped(seg: SegmentPipeline) -> None:
     body = {"messageId": "m-1", "anonymousId": "a1", "userId": None, "event": "Played", "category": None,
             "timestamp": "2024-04-30T10:00:00.000+02:00", "channel": "server",
             "context": {"library": {"name": "lib", "version": "1"}}}
-    [event] = run("/v1/track", body)
+    [event] = seg.run("/v1/track", body)
     assert event["messageId"] == "m-1"
     assert event["originalTimestamp"] == "2024-04-30T10:00:00.000+02:00"
     assert event["timestamp"] == "2024-04-30T08:00:00.000Z"
@@ -135,23 +164,23 @@ def test_client_message_id_timestamp_and_library_are_kept_and_nulls_dropped() ->
 
 
 @pytest.mark.parametrize("ids", [{}, {"userId": ""}, {"userId": None, "anonymousId": ""}])
-def test_an_event_must_name_its_user(ids: dict[str, Any]) -> None:
-    error = error_of("/v1/track", {"event": "A", **ids})
-    assert isinstance(error, InvalidEvent)
+def test_an_event_must_name_its_user(seg: SegmentPipeline, ids: dict[str, Any]) -> None:
+    error = seg.error_of("/v1/track", {"event": "A", **ids})
+    assert error.item_error
     assert (error.status, error.code, error.field) == (400, "missing_identity", "userId")
     assert "anonymousId" in error.message
 
 
-def test_a_source_may_accept_events_without_a_user() -> None:
-    [event] = run("/v1/track", {"event": "A"}, source(require_identity=False))
+def test_a_source_may_accept_events_without_a_user(seg: SegmentPipeline) -> None:
+    [event] = seg.run("/v1/track", {"event": "A"}, NO_IDENTITY_KEY)
     assert event["event"] == "A" and "userId" not in event
 
 
-def test_the_user_check_names_the_batch_item() -> None:
+def test_the_user_check_names_the_batch_item(seg: SegmentPipeline) -> None:
     # The core prefixes an InvalidEvent's field with the item's place; the mapping gives the field.
-    with pytest.raises(InvalidEvent) as caught:
-        run("/v1/batch", {"batch": [{"type": "page", "userId": "u1"}, {"type": "page"}]})
-    assert caught.value.field == "batch[1].userId"
+    error = seg.error_of("/v1/batch", {"batch": [{"type": "page", "userId": "u1"}, {"type": "page"}]})
+    assert error.item_error and error.code == "missing_identity"
+    assert error.field == error.detail["rejected"][0]["field"] == "batch[1].userId"
 
 
 @pytest.mark.parametrize(("path", "body", "field", "says"), [
@@ -177,52 +206,63 @@ def test_the_user_check_names_the_batch_item() -> None:
     ("/v1/track", {"userId": "u", "event": "e", "originalTimestamp": "1 May"}, "originalTimestamp",
      "does not match"),
 ])
-def test_schema_rules_name_the_field(path: str, body: dict[str, Any], field: str, says: str) -> None:
-    error = error_of(path, body)
-    assert isinstance(error, InvalidEvent)
+def test_schema_rules_name_the_field(seg: SegmentPipeline, path: str, body: dict[str, Any], field: str,
+                                     says: str) -> None:
+    error = seg.error_of(path, body)
+    assert error.item_error
     assert error.status == 400
     assert error.field == field
     assert says in error.message
 
 
-def test_batch_items_are_checked_against_their_own_type() -> None:
+def test_batch_items_are_checked_against_their_own_type(seg: SegmentPipeline) -> None:
     batch = {"batch": [{"type": "identify", "userId": "u"}, {"type": "track", "userId": "u"}]}
-    error = error_of("/v1/batch", batch)
-    assert isinstance(error, InvalidEvent) and error.field == "batch[1].event"
-    error = error_of("/v1/batch", {"batch": [{"userId": "u"}]})
-    assert isinstance(error, InvalidEvent) and error.field == "batch[0].type"
-    error = error_of("/v1/batch", {"batch": [{"type": "click", "userId": "u"}]})
-    assert isinstance(error, InvalidEvent) and "must be one of" in error.message
-    error = error_of("/v1/batch", {"batch": ["track"]})
-    assert isinstance(error, InvalidEvent) and error.field == "batch[0]"
+    error = seg.error_of("/v1/batch", batch)
+    assert error.item_error and error.field == "batch[1].event"
+    error = seg.error_of("/v1/batch", {"batch": [{"userId": "u"}]})
+    assert error.item_error and error.field == "batch[0].type"
+    error = seg.error_of("/v1/batch", {"batch": [{"type": "click", "userId": "u"}]})
+    assert error.item_error and "must be one of" in error.message
+    error = seg.error_of("/v1/batch", {"batch": ["track"]})
+    assert error.item_error and error.field == "batch[0]"
 
 
-def test_a_non_object_body_on_a_single_route_is_a_schema_error() -> None:
-    error = error_of("/v1/track", [{"event": "A"}])
-    assert isinstance(error, InvalidEvent) and "must be an object" in error.message
+def test_a_non_object_body_on_a_single_route_is_a_schema_error(seg: SegmentPipeline) -> None:
+    error = seg.error_of("/v1/track", [{"event": "A"}])
+    assert error.item_error and "must be an object" in error.message
 
 
-def test_accepted_time_forms() -> None:
-    for stamp in ("2024-05-01", "2024-05-01T12:00Z", "2024-05-01T12:00:00.123456+00:00",
-                  "2024-05-01 12:00:00", "2024-05-01T12:00:00.1234567-0530"):
-        [event] = run("/v1/track", {"userId": "u", "event": "e", "timestamp": stamp})
-        assert event["originalTimestamp"] == stamp
+def test_accepted_time_forms(seg: SegmentPipeline) -> None:
+    [event] = seg.run("/v1/track", {"userId": "u", "event": "e", "timestamp": "2024-05-01T12:00:00.123456+00:00"})
+    assert event["originalTimestamp"] == "2024-05-01T12:00:00.123456+00:00"
+    assert event["timestamp"] == "2024-05-01T12:00:00.123Z"
 
 
-def test_an_impossible_date_is_refused_by_the_core_naming_the_field() -> None:
-    error = error_of("/v1/track", {"userId": "u", "event": "e", "timestamp": "2024-02-30T00:00:00Z"})
-    assert isinstance(error, InvalidEvent) and error.field == "timestamp"
+@pytest.mark.parametrize("stamp", ["2024-05-01", "2024-05-01T12:00Z", "2024-05-01 12:00:00",
+                                   "2024-05-01T12:00:00.1234567-0530"])
+def test_looser_iso_8601_forms_are_accepted_and_kept_as_sent_where_the_canonical_schema_wants_rfc_3339(
+        seg: SegmentPipeline, stamp: str) -> None:
+    # The dialect keeps the client's text in originalTimestamp (its README); the canonical schema
+    # says originalTimestamp is a date-time (RFC 3339), which these forms are not, so the kit's
+    # canonical check refuses the committed event, naming the field and the value kept. Left to
+    # the lead to settle (normalise here, or loosen the schema); this fails once either is done.
+    with pytest.raises(AssertionError, match=rf"originalTimestamp: '{re.escape(stamp)}' is not a 'date-time'"):
+        seg.send("/v1/track", {"userId": "u", "event": "e", "timestamp": stamp})
+
+
+def test_an_impossible_date_is_refused_by_the_core_naming_the_field(seg: SegmentPipeline) -> None:
+    error = seg.error_of("/v1/track", {"userId": "u", "event": "e", "timestamp": "2024-02-30T00:00:00Z"})
+    assert error.item_error and error.field == "timestamp"
 
 
 def test_source_settings() -> None:
-    dialects = {"segment_style": DIALECT}
     table = {"name": "backend", "dialect": "segment_style", "write_key": "k"}
-    assert validate_source(table, dialects, "sources[0]").settings["write_key"] == "k"
+    assert check_source(table).settings["write_key"] == "k"
     assert DIALECT.credentials({"write_key": "k"}) == ["k"]
     with pytest.raises(ConfigError, match="write_key is required"):
-        validate_source({"name": "b", "dialect": "segment_style"}, dialects, "sources[0]")
+        check_source({"name": "b", "dialect": "segment_style"})
     with pytest.raises(ConfigError, match="require_identity must be a boolean"):
-        validate_source({**table, "require_identity": "no"}, dialects, "sources[0]")
+        check_source({**table, "require_identity": "no"})
     generated = DIALECT.generate_credentials() if DIALECT.generate_credentials else {}
     assert len(generated["write_key"]) >= 32 and ":" not in generated["write_key"]
 

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from gateway.validation import CompiledSchema
+from gateway.testing import SchemaCheck
 from plugins.usermaven import ITEM_SCHEMA
 from tests.usermaven.support import payload
 
-SCHEMA = CompiledSchema(ITEM_SCHEMA)
+SCHEMA = SchemaCheck(ITEM_SCHEMA)  # the check the pipeline applies to every item
 
 
 def _with(base: str, path: str, value: Any) -> dict[str, Any]:
@@ -49,7 +49,7 @@ def _without(base: str, path: str) -> dict[str, Any]:
     {"api_key": "K", "event_type": "e", "user": {"id": "u"}, "_timestamp": 1632150122000.0},
 ])
 def test_valid_events_pass(item: dict[str, Any]) -> None:
-    assert SCHEMA.check(item) is None
+    assert SCHEMA.problem(item) is None
 
 
 @pytest.mark.parametrize(("item", "field", "words"), [
@@ -80,7 +80,7 @@ def test_valid_events_pass(item: dict[str, Any]) -> None:
     ("not an event", "", "object"),
 ])
 def test_invalid_events_name_the_field(item: Any, field: str, words: str) -> None:
-    error = SCHEMA.check(item, prefix="")
+    error = SCHEMA.problem(item)
     assert error is not None
     assert error.field == field
     assert words in error.message
