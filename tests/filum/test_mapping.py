@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from gateway_plugins.filum.dialect import FILUM
+from gateway_plugins.filum.mapping import map_event
 
 from gateway import DialectRoute, InvalidEvent, ItemContext, Source
 from gateway.enrich import Stamp, enrich
 from gateway.testing import assert_golden_events
-from plugins.filum.dialect import FILUM
-from plugins.filum.mapping import map_event
 
 from .support import GOLDEN, payload
 

@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from gateway_plugins.segment_style import DIALECT, ITEM_SCHEMA
 
 from gateway import GatewayError, InvalidEvent, ItemContext, Source
 from gateway.enrich import Stamp, enrich
 from gateway.validation import CompiledSchema
-from plugins.segment_style import DIALECT, ITEM_SCHEMA
 
 SCHEMA = CompiledSchema(ITEM_SCHEMA)
 ROUTES = {route.path: route for route in DIALECT.routes}

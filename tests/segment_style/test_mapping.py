@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from gateway_plugins.segment_style import DIALECT
 
 from gateway import InvalidEvent
 from gateway.config import ConfigError, validate_source
-from plugins.segment_style import DIALECT
 
 from .golden import assert_golden
 from .pipeline import error_of, run, source

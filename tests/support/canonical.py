@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import gateway_schemas as schemas
 import jsonschema
-
-import schemas
 
 _VALIDATOR = jsonschema.Draft7Validator(schemas.load("canonical_event"), format_checker=jsonschema.FormatChecker())
 
