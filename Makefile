@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
-CKSUM := $(shell cksum pyproject.toml | cut -d' ' -f1)
+CKSUM := $(shell cat pyproject.toml setup.py | cksum | cut -d' ' -f1)
 # `make run` needs the runtime dependencies only; `make test` adds the dev ones (linters, browser
 # driver, SDK test tools), which would make a first `make run` several times slower.
 RUN_STAMP := $(VENV)/.runtime-$(CKSUM)
@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed-$(CKSUM)
 
 .PHONY: run test lint typecheck pytest bench clean
 
-$(RUN_STAMP): pyproject.toml
+$(RUN_STAMP): pyproject.toml setup.py
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "the gateway needs Python 3.11 or newer; run: make PYTHON=python3.11 ...")'
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) -e .

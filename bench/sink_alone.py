@@ -41,9 +41,10 @@ def committed_events(n: int) -> list[bytes]:
 
 
 async def _deliver_all(directory: Path, raw: list[bytes]) -> float:
+    from gateway_plugins.sqlite_sink.sink import SqliteSink
+
     from gateway import Batch, SinkContext
     from gateway.storage.database import Database
-    from plugins.sqlite_sink.sink import SqliteSink
 
     context = SinkContext(name="events-db", database=Database("sqlite+aiosqlite:///log.db", base_dir=directory),
                           config_dir=directory, logger=logging.getLogger("bench.sink"))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
+import gateway_schemas as schemas
 import jsonschema
 import pytest
 
-import schemas
 from gateway.canonical import EVENT_TYPES, CanonicalEvent
 from gateway.testing import assert_canonical
 from tests.support.server import RunningGateway

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import gateway_schemas as schemas
 import jsonschema
-
-import schemas
 
 _VALIDATOR = jsonschema.Draft7Validator(schemas.load("canonical_event"), format_checker=jsonschema.FormatChecker())
 

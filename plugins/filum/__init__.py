@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gateway import Dialect, hookimpl
-from plugins.filum.dialect import FILUM
+
+from .dialect import FILUM
 
 
 @hookimpl

@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from gateway import Dialect, DialectRoute, GatewayError, Unpacked
-from plugins.filum.mapping import map_event
-from plugins.filum.schema import item_schema
+
+from .mapping import map_event
+from .schema import item_schema
 
 ROUTE = DialectRoute(
     "/events",

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from gateway import CanonicalEvent, InvalidEvent, ItemContext
-from plugins.filum.params import decode_params
-from plugins.filum.times import to_utc_iso
+
+from .params import decode_params
+from .times import to_utc_iso
 
 # Top-level keys the mapping consumes. Anything else a client sends (the SDK's ``origin``, say)
 # is kept under ``context.filum`` rather than lost.

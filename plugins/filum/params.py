@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from gateway import InvalidEvent
-from plugins.filum.times import to_utc_iso
+
+from .times import to_utc_iso
 
 VALUE_TYPES = ("string_value", "int_value", "double_value", "datetime_value")
 _ONE_OF = "give exactly one of " + ", ".join(VALUE_TYPES)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from gateway import InvalidEvent, utc_iso
-from plugins.filum.schema import EVENT_SCHEMA
+
+from .schema import EVENT_SCHEMA
 
 # The same pattern the input schema declares, so the schema and the mapping cannot disagree.
 _ISO_PATTERN = re.compile(EVENT_SCHEMA["definitions"]["datetime"]["pattern"])

@@ -7,15 +7,16 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from gateway import SinkContext, SinkType, hookimpl
-from plugins.kafka_sink.settings import SECRET_FIELDS, SINK_TYPE, config_schema
+
+from .settings import SECRET_FIELDS, SINK_TYPE, config_schema
 
 if TYPE_CHECKING:
-    from plugins.kafka_sink.sink import KafkaSink
+    from .sink import KafkaSink
 
 
 def _factory(settings: Mapping[str, Any], context: SinkContext) -> KafkaSink:
     # imported here: loading the plugin (gateway --help, check) must not pay for asyncio, ssl and the producer
-    from plugins.kafka_sink.sink import KafkaSink
+    from .sink import KafkaSink
 
     return KafkaSink.from_settings(settings, context)
 

@@ -7,7 +7,7 @@ import ssl
 from pathlib import Path
 from typing import Any
 
-from plugins.kafka_sink.settings import KafkaSettings
+from .settings import KafkaSettings
 
 INSTALL_HINT = "the kafka sink needs aiokafka: pip install 'event-gateway[kafka]'"
 

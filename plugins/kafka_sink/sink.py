@@ -10,9 +10,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gateway import Batch, SinkContext
-from plugins.kafka_sink.producer import KafkaSinkError, start_producer
-from plugins.kafka_sink.routing import Router
-from plugins.kafka_sink.settings import KafkaSettings
+
+from .producer import KafkaSinkError, start_producer
+from .routing import Router
+from .settings import KafkaSettings
 
 # How long a topic the cluster listed is trusted before its metadata is asked for again.
 TOPICS_FRESH_SECONDS = 60.0

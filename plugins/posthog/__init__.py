@@ -13,7 +13,8 @@ from importlib.resources import files
 from typing import Any
 
 from gateway import Dialect, DialectRoute, GatewayError, IngestResult, Unpacked, hookimpl
-from plugins.posthog.mapping import map_event
+
+from .mapping import map_event
 
 ITEM_SCHEMA: dict[str, Any] = json.loads(files(__name__).joinpath("event.schema.json").read_text("utf-8"))
 

@@ -15,9 +15,10 @@ from importlib.resources import files
 from typing import Any
 
 from gateway import Dialect, PluginRoute, hookimpl
-from plugins.segment_style.mapping import map_event
-from plugins.segment_style.routes import ROUTES, SINGLE_TYPES
-from plugins.segment_style.unpack import KEY_FIELD, unpack
+
+from .mapping import map_event
+from .routes import ROUTES, SINGLE_TYPES
+from .unpack import KEY_FIELD, unpack
 
 ITEM_SCHEMA: dict[str, Any] = json.loads(files(__name__).joinpath("event.schema.json").read_text("utf-8"))
 
@@ -79,7 +80,7 @@ def register_dialects(register: Callable[[Dialect], None]) -> None:
 @hookimpl
 def register_routes(register: Callable[[PluginRoute], None]) -> None:
     # Imported here: the settings endpoints need Starlette, which `gateway check` never loads.
-    from plugins.segment_style.settings import SETTINGS_ROUTES
+    from .settings import SETTINGS_ROUTES
 
     for route in SETTINGS_ROUTES:
         register(route)

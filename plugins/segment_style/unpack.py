@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from gateway import DialectRoute, GatewayError, Unpacked
-from plugins.segment_style.routes import PIXEL_PREFIX, SINGLE_TYPES
+
+from .routes import PIXEL_PREFIX, SINGLE_TYPES
 
 # Batch-level fields an item inherits when it lacks them (Segment's batch semantics).
 INHERITED = ("context", "integrations", "sentAt")

@@ -8,16 +8,17 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from gateway import SinkContext, SinkType, hookimpl
-from plugins.sqlite_sink.cli import add_command
-from plugins.sqlite_sink.settings import CONFIG_SCHEMA
+
+from .cli import add_command
+from .settings import CONFIG_SCHEMA
 
 if TYPE_CHECKING:
-    from plugins.sqlite_sink.sink import SqliteSink
+    from .sink import SqliteSink
 
 
 def _factory(settings: Mapping[str, Any], context: SinkContext) -> SqliteSink:
     # imported here: loading the plugin (gateway --help, check) must not pay for SQLAlchemy
-    from plugins.sqlite_sink.sink import SqliteSink
+    from .sink import SqliteSink
 
     return SqliteSink.from_settings(settings, context)
 

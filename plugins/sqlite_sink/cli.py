@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from gateway import EVENT_TYPES, ConfigError, SinkConfig, add_config_argument, load_config
 
 if TYPE_CHECKING:
-    from plugins.sqlite_sink.query import EventQuery
+    from .query import EventQuery
 
 SINK_TYPE = "sqlite"
 COLUMNS = ("RECEIVED AT", "TYPE", "EVENT", "USER", "SOURCE", "MESSAGE ID")
@@ -112,8 +112,9 @@ def write_json_lines(events: list[dict[str, Any]], out: TextIO) -> None:
 
 async def fetch(sink: SinkConfig, config_dir: Path, query: EventQuery) -> list[dict[str, Any]]:
     from gateway import Database
-    from plugins.sqlite_sink.query import newest_events
-    from plugins.sqlite_sink.schema import SchemaError, readable_version
+
+    from .query import newest_events
+    from .schema import SchemaError, readable_version
 
     database = Database(sink.settings["url"], base_dir=config_dir)
     where = f"sink {sink.name!r}: {database.path or 'its database'}"
@@ -136,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         sink = pick_sink(config.sinks, args.sink, config.path)
-        from plugins.sqlite_sink.query import EventQuery
+        from .query import EventQuery
 
         query = EventQuery(source=args.source, type=args.type, event=args.event, user=args.user,
                            limit=args.limit)

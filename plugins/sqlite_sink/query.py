@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import Select, or_, select
 
 from gateway import Database
-from plugins.sqlite_sink.rows import to_event
-from plugins.sqlite_sink.table import EVENTS
+
+from .rows import to_event
+from .table import EVENTS
 
 
 @dataclass(frozen=True)

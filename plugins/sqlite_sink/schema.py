@@ -13,7 +13,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
 from gateway import Database
-from plugins.sqlite_sink.table import EVENTS, SCHEMA_VERSION, VERSIONS
+
+from .table import EVENTS, SCHEMA_VERSION, VERSIONS
 
 
 def _unique_per_source(conn: Connection) -> None:

@@ -12,10 +12,11 @@ import orjson
 from sqlalchemy.sql.dml import Insert
 
 from gateway import Batch, Database, SinkContext
-from plugins.sqlite_sink.rows import COLUMNS, SQLITE, replace_nul, row_values, to_row
-from plugins.sqlite_sink.schema import insert_ignoring_duplicates, prepare
-from plugins.sqlite_sink.settings import CONFIG_SCHEMA
-from plugins.sqlite_sink.table import EVENTS, UNIQUE_KEY
+
+from .rows import COLUMNS, SQLITE, replace_nul, row_values, to_row
+from .schema import insert_ignoring_duplicates, prepare
+from .settings import CONFIG_SCHEMA
+from .table import EVENTS, UNIQUE_KEY
 
 __all__ = ["CONFIG_SCHEMA", "SqliteSink"]
 

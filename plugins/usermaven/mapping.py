@@ -6,7 +6,8 @@ import hmac
 from typing import Any, cast
 
 from gateway import CanonicalEvent, Forbidden, InvalidEvent, ItemContext, from_epoch_millis
-from plugins.usermaven.context import build_context
+
+from .context import build_context
 
 IDENTIFY = "user_identify"
 

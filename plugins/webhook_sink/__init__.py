@@ -9,8 +9,9 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from gateway import PluginRoute, SinkContext, SinkType, hookimpl
-from plugins.webhook_sink import cli
-from plugins.webhook_sink.settings import (
+
+from . import cli
+from .settings import (
     BATCH_DEFAULTS,
     CONFIG_SCHEMA,
     RETRY_FOR_SECONDS,
@@ -20,14 +21,14 @@ from plugins.webhook_sink.settings import (
 )
 
 if TYPE_CHECKING:
-    from plugins.webhook_sink.sink import WebhookSink
+    from .sink import WebhookSink
 
 BASE = "/api/v1/webhooks"
 
 
 def _factory(settings: Mapping[str, Any], ctx: SinkContext) -> WebhookSink:
     # imported here: loading the plugin (gateway --help, check) must not pay for the sender and HTTP client
-    from plugins.webhook_sink.sink import WebhookSink
+    from .sink import WebhookSink
 
     return WebhookSink(settings, ctx)
 
@@ -35,7 +36,7 @@ def _factory(settings: Mapping[str, Any], ctx: SinkContext) -> WebhookSink:
 def check_settings(settings: Mapping[str, Any]) -> None:
     """What every attempt will need, checked once (ValueError naming the key otherwise): the target
     parses, and the token goes into a header, which carries visible ASCII only."""
-    from plugins.webhook_sink.targets import parse_target  # with httpx: only for a webhook to check
+    from .targets import parse_target  # with httpx: only for a webhook to check
 
     parse_target(settings["target"])
     token = settings.get("auth_token")
@@ -61,7 +62,7 @@ def register_sinks(register: Callable[[SinkType], None]) -> None:
 
 @hookimpl
 def register_routes(register: Callable[[PluginRoute], None]) -> None:
-    from plugins.webhook_sink import api, api_batches
+    from . import api, api_batches
 
     for path in (BASE, BASE + "/"):  # Momentum's examples POST to the trailing-slash form
         register(PluginRoute(path, api.list_webhooks, methods=("GET",), summary="list webhooks"))

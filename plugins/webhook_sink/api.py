@@ -14,16 +14,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway import ConfigError, GatewayError, SinkConfig, json_response, validate_sink
-from plugins.webhook_sink import store
-from plugins.webhook_sink.probe import require_working_target
-from plugins.webhook_sink.settings import (
+
+from . import store
+from .probe import require_working_target
+from .settings import (
     SECRET_FIELDS,
     SINK_TYPE,
     WebhookSettings,
     mask,
     new_signing_secret,
 )
-from plugins.webhook_sink.views import find, gateway_of, json_object, links, webhook_json, webhooks
+from .views import find, gateway_of, json_object, links, webhook_json, webhooks
 
 GENERATE = "generate"  # "signing_secret": "generate" asks the gateway to make one (shown once)
 

@@ -11,10 +11,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway import GatewayError, json_response
-from plugins.webhook_sink import store
-from plugins.webhook_sink.probe import outcome_json, send_test
-from plugins.webhook_sink.settings import WebhookSettings
-from plugins.webhook_sink.views import batch_json, find, gateway_of, json_object, parse_time
+
+from . import store
+from .probe import outcome_json, send_test
+from .settings import WebhookSettings
+from .views import batch_json, find, gateway_of, json_object, parse_time
 
 MAX_LIMIT = 1000
 

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 import httpx
 
 from gateway import GatewayError, parse_retry_after
-from plugins.webhook_sink import envelopes
-from plugins.webhook_sink.headers import attempt_headers
-from plugins.webhook_sink.settings import WebhookSettings
-from plugins.webhook_sink.targets import public_target
+
+from . import envelopes
+from .headers import attempt_headers
+from .settings import WebhookSettings
+from .targets import public_target
 
 EXCERPT_BYTES = 1000
 

@@ -12,7 +12,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from gateway import ConfigError, GatewayError, add_config_argument, load_config
-from plugins.webhook_sink.settings import STATES
+
+from .settings import STATES
 
 if TYPE_CHECKING:
     from gateway import Database
@@ -48,7 +49,8 @@ def _run(args: argparse.Namespace, command: Callable[[argparse.Namespace, Databa
     import asyncio
 
     from gateway import Database, state_url
-    from plugins.webhook_sink import store
+
+    from . import store
 
     async def main() -> int:
         log_url = Database(config.storage_url, config.config_dir).url  # resolved against the config's folder
@@ -67,8 +69,8 @@ def _run(args: argparse.Namespace, command: Callable[[argparse.Namespace, Databa
 
 
 async def _replay(args: argparse.Namespace, database: Database) -> int:
-    from plugins.webhook_sink import store
-    from plugins.webhook_sink.views import parse_time
+    from . import store
+    from .views import parse_time
 
     if args.since is not None and args.webhook is None:
         print("error: --since goes with --webhook", file=sys.stderr)
@@ -93,8 +95,8 @@ async def _replay(args: argparse.Namespace, database: Database) -> int:
 async def _batches(args: argparse.Namespace, database: Database) -> int:
     import orjson
 
-    from plugins.webhook_sink import store
-    from plugins.webhook_sink.views import batch_json
+    from . import store
+    from .views import batch_json
 
     rows = await store.recent(database.engine, args.webhook, state=args.state, limit=args.limit)
     for row in rows:

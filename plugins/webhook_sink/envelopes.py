@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from plugins.webhook_sink.settings import WebhookSettings
+from .settings import WebhookSettings
 
 JSON = "application/json"
 CLOUDEVENTS_BATCH = "application/cloudevents-batch+json"

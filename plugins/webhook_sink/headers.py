@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import time
 
-from plugins.webhook_sink.settings import WebhookSettings
+from .settings import WebhookSettings
 
 USER_AGENT = "event-gateway-webhooks/1"
 

@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 import orjson
 
 from gateway import GatewayError
-from plugins.webhook_sink import attempt
-from plugins.webhook_sink.settings import WebhookSettings
-from plugins.webhook_sink.targets import public_target
+
+from . import attempt
+from .settings import WebhookSettings
+from .targets import public_target
 
 
 def sample_batch() -> bytes:

@@ -17,8 +17,9 @@ import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import Database, RetryPolicy
-from plugins.webhook_sink import attempt, store
-from plugins.webhook_sink.settings import WebhookSettings
+
+from . import attempt, store
+from .settings import WebhookSettings
 
 POLL_SECONDS = 1.0  # picks up replays and retries that came due; new batches wake it at once
 PURGE_EVERY_SECONDS = 1.0

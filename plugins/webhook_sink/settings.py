@@ -76,7 +76,7 @@ class WebhookSettings:
     @cached_property
     def url(self) -> httpx.URL:
         """The target parsed once (config check and the API made sure it parses)."""
-        from plugins.webhook_sink.targets import parse_target  # httpx: not when the plugin merely loads
+        from .targets import parse_target  # httpx: not when the plugin merely loads
 
         return parse_target(self.target)
 

@@ -12,10 +12,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from gateway import Batch, RetryPolicy, SinkContext, Unavailable
-from plugins.webhook_sink import store
-from plugins.webhook_sink.envelopes import canonical_array
-from plugins.webhook_sink.sender import Sender
-from plugins.webhook_sink.settings import RETRY_FOR_SECONDS, RETRY_INITIAL_SECONDS, WebhookSettings
+
+from . import store
+from .envelopes import canonical_array
+from .sender import Sender
+from .settings import RETRY_FOR_SECONDS, RETRY_INITIAL_SECONDS, WebhookSettings
 
 
 def retry_policy(settings: Mapping[str, Any]) -> RetryPolicy:

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
 from gateway import check_epoch
-from plugins.webhook_sink.tables import (
+
+from .tables import (
     DEAD,
     DELIVERED,
     PENDING,

@@ -21,7 +21,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway import Database
-from plugins.webhook_sink.settings import DEAD, DELIVERED, PENDING, RETRYING, STATES, WAITING
+
+from .settings import DEAD, DELIVERED, PENDING, RETRYING, STATES, WAITING
 
 __all__ = ["DEAD", "DELIVERED", "PENDING", "RETRYING", "STATES", "WAITING"]
 

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 
 from gateway import GatewayError, parse_json
-from plugins.webhook_sink.settings import SINK_TYPE, effective, masked_settings
-from plugins.webhook_sink.store import STATES
+
+from .settings import SINK_TYPE, effective, masked_settings
+from .store import STATES
 
 if TYPE_CHECKING:
     from gateway import SinkConfig

@@ -9,8 +9,8 @@ import pytest
 
 from gateway import DialectRoute, InvalidEvent, ItemContext, Source
 from gateway.testing import Pipeline, assert_golden_events
-from plugins.filum.dialect import FILUM
-from plugins.filum.mapping import map_event
+from gateway_plugins.filum.dialect import FILUM
+from gateway_plugins.filum.mapping import map_event
 
 from .support import GOLDEN, WRITE_KEY, bearer, payload
 

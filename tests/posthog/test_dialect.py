@@ -10,10 +10,10 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from gateway_plugins.posthog import ROUTES
 
 from gateway.testing import Pipeline
 from gateway.testing.pytest_plugin import Goldens
-from plugins.posthog import ROUTES
 
 KEY = "phc_dialect_test_key_0123"
 ADMIN = {"Authorization": "Bearer test-admin-key"}

@@ -11,7 +11,7 @@ import pytest
 
 from gateway import ConfigError, hookimpl
 from gateway.testing import Pipeline, check_source
-from plugins.segment_style import DIALECT
+from gateway_plugins.segment_style import DIALECT
 
 from .golden import assert_golden
 from .pipeline import NO_IDENTITY_KEY, SOURCES, SegmentPipeline, open_pipeline

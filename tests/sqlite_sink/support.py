@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from gateway_plugins.sqlite_sink.sink import SqliteSink
 
 from gateway import Batch, SinkContext
 from gateway.storage.database import Database
-from plugins.sqlite_sink.sink import SqliteSink
 from tests.conftest import BASE_CONFIG
 
 SOURCE = {"id": "0b7a6c2e-0000-4000-8000-000000000001", "name": "backend", "dialect": "segment_style"}

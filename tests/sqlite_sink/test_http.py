@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+from gateway_plugins.sqlite_sink.rows import to_event
 
-from plugins.sqlite_sink.rows import to_event
 from tests.support.server import RunningGateway, wait_until
 
 from .support import GATEWAY_CONFIG, count_rows, reader, rows, sqlite_sink_table

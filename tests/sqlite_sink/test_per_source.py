@@ -6,8 +6,9 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from gateway_plugins.sqlite_sink.table import SCHEMA_VERSION
+
 from gateway import Batch
-from plugins.sqlite_sink.table import SCHEMA_VERSION
 
 from .support import EVENTS, SOURCE, batch, deliver, make_sink, reader, rows
 
@@ -80,7 +81,7 @@ def test_a_version_1_database_is_migrated_to_per_source_ids(tmp_path: Path) -> N
 
 
 def test_rows_read_back_with_their_source(tmp_path: Path) -> None:
-    from plugins.sqlite_sink.query import EventQuery, newest_events
+    from gateway_plugins.sqlite_sink.query import EventQuery, newest_events
 
     theirs = {**EVENTS["track"], "source": OTHER}
     deliver(tmp_path, batch([EVENTS["track"], theirs]))

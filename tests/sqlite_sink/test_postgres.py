@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gateway_plugins.sqlite_sink.query import EventQuery, newest_events
+from gateway_plugins.sqlite_sink.schema import SchemaError
+from gateway_plugins.sqlite_sink.table import METADATA, SCHEMA_VERSION
 from sqlalchemy import text
 
 from gateway.storage.database import Database
-from plugins.sqlite_sink.query import EventQuery, newest_events
-from plugins.sqlite_sink.schema import SchemaError
-from plugins.sqlite_sink.table import METADATA, SCHEMA_VERSION
 from tests.support.postgres import Postgres
 
 from .support import EVENTS, batch, deliver

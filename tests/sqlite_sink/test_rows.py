@@ -7,10 +7,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from plugins.sqlite_sink.rows import (
+from gateway_plugins.sqlite_sink.rows import (
     fallback_message_id,
     format_time,
     parse_time,
@@ -18,6 +15,8 @@ from plugins.sqlite_sink.rows import (
     to_event,
     to_row,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from .support import EVENTS, SOURCE
 

@@ -9,11 +9,10 @@ from typing import Any
 
 import orjson
 import pytest
-
-from plugins.sqlite_sink import schema
-from plugins.sqlite_sink.query import EventQuery, newest_events
-from plugins.sqlite_sink.schema import SchemaError
-from plugins.sqlite_sink.table import SCHEMA_VERSION
+from gateway_plugins.sqlite_sink import schema
+from gateway_plugins.sqlite_sink.query import EventQuery, newest_events
+from gateway_plugins.sqlite_sink.schema import SchemaError
+from gateway_plugins.sqlite_sink.table import SCHEMA_VERSION
 
 from .support import CONTEXT, EVENTS, SOURCE, batch, deliver, make_sink, reader, rows
 

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from gateway_plugins.usermaven import DIALECT
+
 from gateway import ItemContext, Source
-from plugins.usermaven import DIALECT
 
 HERE = Path(__file__).parent
 PAYLOADS = HERE / "payloads"

@@ -6,9 +6,9 @@ from typing import Any
 
 import jsonschema
 import pytest
+from gateway_plugins.usermaven import DIALECT, SOURCE_SCHEMA, generate_credentials
 
 from gateway import GatewayError, IngestResult, InvalidEvent, Unauthorized
-from plugins.usermaven import DIALECT, SOURCE_SCHEMA, generate_credentials
 from tests.usermaven.support import payload
 
 ROUTE = DIALECT.routes[0]

@@ -9,10 +9,10 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from gateway_plugins.usermaven.mapping import map_event
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plugins.usermaven.mapping import map_event
 from tests.usermaven.support import API_KEY, context
 
 # Names that collide with the mapping's own: renamed fields, context keys, trait names.

@@ -6,10 +6,10 @@ import copy
 from typing import Any
 
 import pytest
+from gateway_plugins.usermaven.mapping import id_string, iso_millis, map_event
 
 from gateway import Forbidden, InvalidEvent
 from gateway.testing import assert_golden
-from plugins.usermaven.mapping import id_string, iso_millis, map_event
 from tests.usermaven.support import GOLDEN, context, payload
 
 

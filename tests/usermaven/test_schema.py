@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from gateway.testing import SchemaCheck
-from plugins.usermaven import ITEM_SCHEMA
+from gateway_plugins.usermaven import ITEM_SCHEMA
 from tests.usermaven.support import payload
 
 SCHEMA = SchemaCheck(ITEM_SCHEMA)  # the check the pipeline applies to every item

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from gateway_plugins.webhook_sink.sender import MAX_FRESH_BYTES, Sender
+from gateway_plugins.webhook_sink.settings import WebhookSettings
+
 from gateway.retry import RetryPolicy
 from gateway.storage.database import Database
-from plugins.webhook_sink.sender import MAX_FRESH_BYTES, Sender
-from plugins.webhook_sink.settings import WebhookSettings
 
 
 def test_big_bodies_are_kept_only_up_to_the_byte_bound(tmp_path: Path) -> None:

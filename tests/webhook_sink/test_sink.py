@@ -11,13 +11,13 @@ from typing import Any
 
 import orjson
 import pytest
+from gateway_plugins.webhook_sink import store
+from gateway_plugins.webhook_sink.sink import WebhookSink
+from gateway_plugins.webhook_sink.tables import payloads
 from sqlalchemy import func, select
 
 from gateway import Batch, SinkContext, Unavailable
 from gateway.storage.database import Database
-from plugins.webhook_sink import store
-from plugins.webhook_sink.sink import WebhookSink
-from plugins.webhook_sink.tables import payloads
 from tests.support.receiver import Receiver
 
 

@@ -8,12 +8,11 @@ import gzip
 
 import orjson
 import pytest
+from gateway_plugins.webhook_sink import envelopes
+from gateway_plugins.webhook_sink.headers import attempt_headers
+from gateway_plugins.webhook_sink.settings import WebhookSettings, mask, masked_settings, new_signing_secret
+from gateway_plugins.webhook_sink.targets import TargetRefused, is_public, public_target
 from standardwebhooks import Webhook, WebhookVerificationError
-
-from plugins.webhook_sink import envelopes
-from plugins.webhook_sink.headers import attempt_headers
-from plugins.webhook_sink.settings import WebhookSettings, mask, masked_settings, new_signing_secret
-from plugins.webhook_sink.targets import TargetRefused, is_public, public_target
 
 EVENTS = [
     {"messageId": "m1", "type": "track", "event": "Order Completed", "userId": "u1",
