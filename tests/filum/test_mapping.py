@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from gateway_plugins.filum.dialect import FILUM
+from gateway_plugins.filum.mapping import map_event
 
 from gateway import DialectRoute, InvalidEvent, ItemContext, Source
 from gateway.testing import Pipeline, assert_golden_events
-from gateway_plugins.filum.dialect import FILUM
-from gateway_plugins.filum.mapping import map_event
 
 from .support import GOLDEN, WRITE_KEY, bearer, payload
 

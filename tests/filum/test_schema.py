@@ -8,13 +8,13 @@ from typing import Any
 
 import jsonschema
 import pytest
+from gateway_plugins.filum.params import VALUE_TYPES, decode_params
+from gateway_plugins.filum.schema import EVENT_SCHEMA, item_schema
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from gateway import InvalidEvent
 from gateway.testing import SchemaCheck
-from gateway_plugins.filum.params import VALUE_TYPES, decode_params
-from gateway_plugins.filum.schema import EVENT_SCHEMA, item_schema
 
 CHECK = SchemaCheck(item_schema())
 DEFINITIONS = EVENT_SCHEMA["definitions"]

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from gateway_plugins.segment_style import DIALECT
 
 from gateway import ConfigError, hookimpl
 from gateway.testing import Pipeline, check_source
-from gateway_plugins.segment_style import DIALECT
 
 from .golden import assert_golden
 from .pipeline import NO_IDENTITY_KEY, SOURCES, SegmentPipeline, open_pipeline

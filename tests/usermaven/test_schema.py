@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from gateway_plugins.usermaven import ITEM_SCHEMA
 
 from gateway.testing import SchemaCheck
-from gateway_plugins.usermaven import ITEM_SCHEMA
 from tests.usermaven.support import payload
 
 SCHEMA = SchemaCheck(ITEM_SCHEMA)  # the check the pipeline applies to every item
