@@ -1,13 +1,14 @@
 """What the admin API reads from the core's tables: counters, recent events and rejections.
 
-Counters come from ``source_stats`` (kept by the group-commit writer), so they survive restarts
-and count every process's events.
+Counters come from ``source_counts`` (kept by the group-commit writer, a row per source and
+partition), so they survive restarts and count every process's events.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -19,10 +20,33 @@ from gateway.storage.tables import log_table, rejection_table, stats_table
 DAY_SECONDS = 24 * 3600
 
 
-async def source_stats(database: Database) -> dict[str, Any]:
+@dataclass
+class SourceTotals:
+    """A source's counters added up over its partitions' rows."""
+
+    source: str
+    events_total: int = 0
+    rejected_total: int = 0
+    last_event_at: float | None = None
+    last_error: str | None = None
+    last_error_at: float | None = None
+
+    def add(self, row: Any) -> None:
+        self.events_total += int(row.events_total)
+        self.rejected_total += int(row.rejected_total)
+        if row.last_event_at is not None and (self.last_event_at is None or row.last_event_at > self.last_event_at):
+            self.last_event_at = row.last_event_at
+        if row.last_error_at is not None and (self.last_error_at is None or row.last_error_at > self.last_error_at):
+            self.last_error, self.last_error_at = row.last_error, row.last_error_at
+
+
+async def source_stats(database: Database) -> dict[str, SourceTotals]:
     async with database.engine.connect() as conn:
         rows = (await conn.execute(select(stats_table))).all()
-    return {row.source: row for row in rows}
+    totals: dict[str, SourceTotals] = {}
+    for row in rows:
+        totals.setdefault(row.source, SourceTotals(row.source)).add(row)
+    return totals
 
 
 async def first_seq_since(conn: AsyncConnection, cutoff: float) -> int | None:

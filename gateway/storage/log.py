@@ -16,7 +16,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, func, literal, select, update
+from sqlalchemy import bindparam, func, literal, select, text, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DBAPIError
 
 from gateway.errors import Unavailable
@@ -76,6 +77,7 @@ class DurableLog:
 
     async def start(self) -> None:
         await self.database.create_all(core_metadata)
+        await adopt_source_stats(self.database)
         await ensure_partitions(self.database, self.partitions)
         self.head = await self.max_seq()
         self._task = asyncio.create_task(self._run(), name="group-commit")
@@ -194,19 +196,23 @@ class DurableLog:
             # SQLite's write lock is the partition lock: one writer per file, so seq order is commit order.
             for row in rows:
                 row["partition"] = self.home
+            for stats in per_source.values():
+                stats["partition"] = self.home
             head = await self._writer.commit(self.home, rows, rejections, list(per_source.values()))
         else:
             async with self.database.engine.begin() as conn:
                 head = None
+                part = self.home  # a group of rejections only adds to its home partition's counters
                 if rows:
                     # Lock one partition's row for this transaction: seq numbers taken under it are in
                     # commit order within the partition, so no cursor can pass a row committed late.
                     # SKIP LOCKED takes the first free one from home on; only when all are busy wait.
                     # Only that wait is lock wait: SKIP LOCKED never blocks, and counting its round trip
                     # would report "waiting" on a database no other process writes to.
-                    part = (await conn.execute(self._pick_partition, {"home": self.home})).scalar()
-                    if part is None:
-                        part = self.home
+                    free = (await conn.execute(self._pick_partition, {"home": self.home})).scalar()
+                    if free is not None:
+                        part = int(free)
+                    else:
                         lock_started = time.perf_counter()
                         await conn.execute(select(partition_table.c.partition).where(
                             partition_table.c.partition == part).with_for_update())
@@ -220,7 +226,8 @@ class DurableLog:
                 if rejections:
                     await conn.execute(rejection_table.insert(), rejections)
                 for stats in per_source.values():
-                    await conn.execute(self._stats_upsert, stats)
+                    # the counters of the partition this transaction holds: no row shared across hosts
+                    await conn.execute(self._stats_upsert, {**stats, "partition": part})
         if head is not None:
             self.head = max(self.head, int(head))
         if self.observer is not None:
@@ -244,13 +251,40 @@ async def ensure_partitions(database: Database, partitions: int) -> None:
             await conn.execute(dialect_insert(database, partition_table).on_conflict_do_nothing(), missing)
 
 
+async def adopt_source_stats(database: Database) -> None:
+    """A log from before partitioned counters has one ``source_stats`` row per source: its counts become
+    partition 0's row, in the transaction that drops the old table (so a second start finds nothing)."""
+
+    async def has_old_table() -> bool:
+        async with database.engine.connect() as conn:
+            return bool(await conn.run_sync(lambda sync: sa_inspect(sync).has_table("source_stats")))
+
+    if not await has_old_table():
+        return
+    try:
+        async with database.engine.begin() as conn:
+            moved = await conn.execute(text(
+                'INSERT INTO source_counts (source, "partition", events_total, rejected_total, last_event_at, '
+                "last_error, last_error_at) SELECT source, 0, events_total, rejected_total, last_event_at, "
+                "last_error, last_error_at FROM source_stats WHERE source NOT IN "
+                '(SELECT source FROM source_counts WHERE "partition" = 0)'))
+            await conn.execute(text("DROP TABLE source_stats"))
+    except DBAPIError:
+        if await has_old_table():
+            raise
+        return  # another process of this gateway adopted them first
+    log.info("upgraded the log's source counters to one row per partition (%d source(s))", moved.rowcount)
+
+
 def stats_upsert(database: Database) -> Any:
-    """Add a group's counts to its source's row; a time or error a group lacks keeps the stored one."""
+    """Add a group's counts to its source's row of its partition; a time or error a group lacks keeps
+    the stored one."""
     insert = dialect_insert(database, stats_table).values(
-        source=bindparam("source"), events_total=bindparam("events"), rejected_total=bindparam("rejected"),
+        source=bindparam("source"), partition=bindparam("partition"), events_total=bindparam("events"),
+        rejected_total=bindparam("rejected"),
         last_event_at=bindparam("last"), last_error=bindparam("error"), last_error_at=bindparam("error_at"))
     kept = insert.excluded
-    return insert.on_conflict_do_update(index_elements=["source"], set_={
+    return insert.on_conflict_do_update(index_elements=["source", "partition"], set_={
         "events_total": stats_table.c.events_total + kept.events_total,
         "rejected_total": stats_table.c.rejected_total + kept.rejected_total,
         "last_event_at": func.coalesce(kept.last_event_at, stats_table.c.last_event_at),

@@ -64,9 +64,14 @@ class Rejection(SQLModel, table=True):
     payload: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
 
 
-class SourceStats(SQLModel, table=True):
-    __tablename__ = "source_stats"
+class SourceCounts(SQLModel, table=True):
+    """A source's counters, one row per partition: each commit adds to the row of the partition it
+    holds, so commits of one source on several hosts never wait for each other's counter row. Readers
+    add the rows up (``gateway.admin.stats``)."""
+
+    __tablename__ = "source_counts"
     source: str = Field(primary_key=True, max_length=64)
+    partition: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     events_total: int = Field(default=0, sa_type=BIG)
     rejected_total: int = Field(default=0, sa_type=BIG)
     last_event_at: float | None = None
@@ -87,5 +92,5 @@ class RuntimeSink(SQLModel, table=True):
 log_table = LogEntry.__table__  # type: ignore[attr-defined]
 partition_table = LogPartition.__table__  # type: ignore[attr-defined]
 rejection_table = Rejection.__table__  # type: ignore[attr-defined]
-stats_table = SourceStats.__table__  # type: ignore[attr-defined]
+stats_table = SourceCounts.__table__  # type: ignore[attr-defined]
 runtime_sink_table = RuntimeSink.__table__  # type: ignore[attr-defined]

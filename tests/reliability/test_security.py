@@ -51,7 +51,7 @@ def stored_text(gw: RunningGateway) -> str:
     parts: list[str] = []
     with sqlite3.connect(gw.dir / "data" / "gateway.db") as db:
         for table, columns in (("event_log", "CAST(event AS TEXT), CAST(raw AS TEXT)"),
-                               ("rejections", "*"), ("source_stats", "*")):
+                               ("rejections", "*"), ("source_counts", "*")):
             parts += [repr(row) for row in db.execute(f"SELECT {columns} FROM {table}")]
     with sqlite3.connect(gw.dir / "data" / "events.db") as db:
         parts += [repr(row) for row in db.execute("SELECT * FROM events")]
