@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from tests.conftest import PROBE_CONFIG, GatewayFactory
 from tests.filum.support import WRITE_KEY as FILUM_KEY
 from tests.filum.support import payload
-from tests.support.postgres import Postgres
+from tests.support.postgres import Postgres, query
 from tests.support.server import RunningGateway, wait_until
 
 KEY = ("probe-write-key", "")
@@ -32,18 +32,6 @@ pytestmark = pytest.mark.timeout(120)
 def database_url(postgres: Postgres) -> Iterator[str]:
     with postgres.database("gateway_log") as url:
         yield url
-
-
-def query(url: str, statement: str) -> list[Any]:
-    async def go() -> list[Any]:
-        engine = create_async_engine(url)
-        try:
-            async with engine.begin() as conn:
-                return list(await conn.execute(text(statement)))
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
 
 
 def post_events(gw: RunningGateway, tag: str, singles: int, batched: int) -> list[str]:

@@ -10,7 +10,6 @@ leases). Seqs start past 2**31, so every sink takes 64-bit seqs.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import sqlite3
@@ -19,15 +18,12 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.conftest import PROBE_CONFIG, GatewayFactory
-from tests.support.postgres import Postgres
+from tests.support.postgres import Postgres, query
 from tests.support.receiver import Receiver
 from tests.support.server import RunningGateway, wait_until
 
@@ -40,18 +36,6 @@ BATCH = 25
 FAILOVER_BOUND = LEASE + LEASE / 4 + 6.0  # lease + one heartbeat + slack for a loaded 2-core machine
 FAULTS = 7
 DUPLICATE_BOUND = FAULTS * PARTITIONS * BATCH * 2  # per fault: each partition's batch in flight, 2 sinks' worth
-
-
-def query(url: str, statement: str) -> list[Any]:
-    async def go() -> list[Any]:
-        engine = create_async_engine(url)
-        try:
-            async with engine.begin() as conn:
-                return list(await conn.execute(text(statement)))
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
 
 
 class Load:

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -84,6 +85,20 @@ def admin(url: str, statement: str) -> None:
             await engine.dispose()
 
     asyncio.run(go())
+
+
+def query(url: str, statement: str) -> list[Any]:
+    """Run one statement in a transaction of its own; its rows."""
+
+    async def go() -> list[Any]:
+        engine = create_async_engine(url)
+        try:
+            async with engine.begin() as conn:
+                return list(await conn.execute(text(statement)))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
 
 
 def postgres_bin() -> Path | None:
