@@ -1,0 +1,207 @@
+"""Upgrading from the previous release: its own code makes the database, this release takes it over.
+
+The previous release (commit 7f44d83: one unpartitioned log, cursors and dead letters and the webhook
+sink's batches in the log's file) runs for real from ``git archive`` of that commit, with this
+venv's libraries: a stdout sink that delivered the first events and was then taken out of the config
+(its cursor stays mid-log), and a webhook sink whose receiver failed after the first events (its
+later batches wait, stored). Then this release starts on the same folder: every sink resumes exactly
+at its cursor, the waiting batches are sent, nothing delivered is sent again, new events flow, and a
+second start changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.support.receiver import Receiver
+from tests.support.server import RunningGateway, wait_until
+
+ROOT = Path(__file__).resolve().parents[1]
+PREVIOUS_RELEASE = "7f44d83"
+WRITE_KEY = ("upgrade-key", "")
+OLD_PLUGINS = {"old_stdout_sink": "plugins.stdout_sink", "old_webhook_sink": "plugins.webhook_sink",
+               "old_segment_style": "plugins.segment_style"}
+
+
+def config(receiver: Receiver, *, early: bool) -> str:
+    text = f"""
+[storage]
+url = "sqlite+aiosqlite:///data/gateway.db"
+
+[[sources]]
+name = "web"
+dialect = "segment_style"
+write_key = "{WRITE_KEY[0]}"
+
+[[sinks]]
+name = "hook"
+type = "webhook"
+target = "{receiver.url}"
+allow_private_targets = true
+batch_max_events = 10
+batch_max_seconds = 0.2
+retry_initial_seconds = 0.5
+"""
+    if early:
+        text += '\n[[sinks]]\nname = "early"\ntype = "stdout"\nbatch_max_events = 10\n'
+    return text
+
+
+@pytest.fixture(scope="module")
+def old_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The previous release's code, importable ahead of this one's, its plugins under entry-point
+    names of their own (this checkout's names point at this release's modules)."""
+    tree = tmp_path_factory.mktemp("old-release")
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", PREVIOUS_RELEASE, "gateway", "plugins", "schemas"],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    info = tree / "old_release-0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: old-release\nVersion: 0\n")
+    (info / "entry_points.txt").write_text("[gateway]\n" + "".join(f"{k} = {v}\n" for k, v in OLD_PLUGINS.items()))
+    return tree
+
+
+def old_env(tree: Path) -> dict[str, str]:
+    return {"PYTHONPATH": os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+            "GATEWAY_PLUGINS": ",".join(OLD_PLUGINS)}
+
+
+def post(gw: RunningGateway, ids: range) -> None:
+    batch = [{"type": "track", "event": "Upgrade", "messageId": f"m{i}", "userId": "u"} for i in ids]
+    r = gw.post("/v1/batch", json={"batch": batch}, auth=WRITE_KEY)
+    assert r.status_code == 200, r.text
+
+
+def ids(events: list[dict[str, object]]) -> list[str]:
+    return [str(e["messageId"]) for e in events]
+
+
+def stdout_after(path: Path, offset: int) -> list[str]:
+    return [orjson.loads(line)["messageId"] for line in path.read_bytes()[offset:].splitlines() if line.strip()]
+
+
+def test_a_previous_release_database_is_taken_over_exactly_where_it_stopped(
+        tmp_path: Path, old_release: Path) -> None:
+    folder = tmp_path / "gw"
+    with Receiver() as receiver:
+        # -- the previous release: "early" takes m0-m29, the webhook m0-m29; then the webhook fails
+        old = RunningGateway(folder, config(receiver, early=True), old_env(old_release))
+        old.start()
+        post(old, range(0, 30))
+        old.wait_for_stdout_events(30, timeout=30)
+        receiver.wait_for(lambda r: len(r.events()) >= 30, timeout=30)
+        old.close()
+        assert old.process is not None and old.process.returncode == 0, old.stderr()[-3000:]
+        receiver.fail(500)
+        old = RunningGateway(folder, config(receiver, early=False), old_env(old_release))
+        old.start()
+        post(old, range(30, 60))
+        db = folder / "data" / "gateway.db"
+        # every later event stored in a batch that failed at least once: the old cursor passed them
+        wait_until(lambda: _old_batches(db, "retrying") and _old_cursor(db, "hook") >= 60, timeout=30,
+                   message="the old webhook sink's batches retrying")
+        old.close()
+        _old_dead_letter(old_release, folder)
+        assert _old_cursor(db, "early") == 30
+        assert not (folder / "data" / "gateway-delivery.db").exists()
+        offset = old.stdout_path.stat().st_size
+        waiting, delivered = _old_webhook_batches(db)
+        assert waiting and delivered and set(waiting) >= {f"m{i}" for i in range(30, 60)}
+        delivered_before = ids(receiver.events())
+        assert sorted(delivered_before, key=lambda m: int(m[1:])) == [f"m{i}" for i in range(30)]
+
+        # -- this release on the same folder
+        receiver.succeed()
+        new = RunningGateway(folder, config(receiver, early=True))
+        try:
+            new.start()
+            post(new, range(60, 80))
+            want = [f"m{i}" for i in range(30, 80)]
+            wait_until(lambda: len(stdout_after(new.stdout_path, offset)) >= 50, timeout=30,
+                       message="the early sink resuming")
+            # the webhook: what waited in the old tables, then the new events; a delivered batch never again
+            # (the previous release itself may have left a batch it sent as waiting: then it goes again)
+            expected = sorted([*waiting, *(f"m{i}" for i in range(60, 80))])
+            receiver.wait_for(lambda r: len(r.events()) >= len(delivered_before) + len(expected), timeout=30)
+            assert stdout_after(new.stdout_path, offset) == want  # from its cursor on: no gap, no repeat
+            assert sorted(ids(receiver.events())[len(delivered_before):]) == expected
+            assert not set(delivered) & set(ids(receiver.events())[len(delivered_before):])
+            log = new.stderr()
+            assert "upgraded the log from the previous layout: event_log has a partition column" in log
+            assert "2 sink cursor(s) moved to the delivery state as partition 0" in log
+            assert "1 dead letter(s) moved" in log
+            assert "upgraded the webhook sink's tables from the previous layout" in log
+            state = sqlite3.connect(folder / "data" / "gateway-delivery.db")
+            assert state.execute("SELECT sink, partition, first_seq, last_seq FROM dead_letters").fetchall() == \
+                [("gone", 0, 3, 4)]
+            state.close()
+            with sqlite3.connect(db) as log_db:
+                tables = {r[0] for r in log_db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+                assert {"previous_sink_cursors", "previous_dead_letters", "previous_webhook_batches",
+                        "previous_webhook_payloads"} <= tables
+                assert not {"sink_cursors", "dead_letters", "webhook_batches"} & tables
+                assert log_db.execute("SELECT head FROM log_partitions WHERE partition = 0").fetchone()[0] == 80
+        finally:
+            new.close()
+
+        # -- a second start: nothing to upgrade, nothing sent again
+        seen_log = len(new.stderr())
+        sent = len(receiver.events())
+        printed = new.stdout_path.stat().st_size
+        again = RunningGateway(folder, config(receiver, early=True))
+        try:
+            again.start()
+            post(again, range(80, 85))
+            receiver.wait_for(lambda r: len(r.events()) >= sent + 5, timeout=30)
+            wait_until(lambda: len(stdout_after(again.stdout_path, printed)) >= 5, timeout=30)
+            assert stdout_after(again.stdout_path, printed) == [f"m{i}" for i in range(80, 85)]
+            assert ids(receiver.events())[sent:] == [f"m{i}" for i in range(80, 85)]
+            assert "upgraded" not in again.stderr()[seen_log:]
+        finally:
+            again.close()
+
+
+def _old_cursor(db: Path, sink: str) -> int:
+    with sqlite3.connect(db) as conn:
+        row = conn.execute("SELECT seq FROM sink_cursors WHERE sink = ?", (sink,)).fetchone()
+    return int(row[0]) if row else -1
+
+
+def _old_batches(db: Path, state: str) -> int:
+    with sqlite3.connect(db) as conn:
+        try:
+            return int(conn.execute("SELECT count(*) FROM webhook_batches WHERE state = ?", (state,)).fetchone()[0])
+        except sqlite3.OperationalError:
+            return 0
+
+
+def _old_webhook_batches(db: Path) -> tuple[list[str], list[str]]:
+    """The messageIds of the old webhook batches still waiting, and of those delivered."""
+    with sqlite3.connect(db) as conn:
+        by_seq = {seq: orjson.loads(event)["messageId"] for seq, event in conn.execute("SELECT seq, event FROM event_log")}
+        rows = conn.execute("SELECT state, first_seq, last_seq FROM webhook_batches").fetchall()
+    waiting = [by_seq[s] for state, first, last in rows if state in ("pending", "retrying")
+               for s in range(first, last + 1)]
+    delivered = [by_seq[s] for state, first, last in rows if state == "delivered" for s in range(first, last + 1)]
+    return waiting, delivered
+
+
+def _old_dead_letter(tree: Path, folder: Path) -> None:
+    """A dead letter as the previous release's own code records one (a sink that gave up on m3-m4)."""
+    script = ("import asyncio, pathlib\n"
+              "from gateway.storage.database import Database\n"
+              "from gateway.storage.queries import LogReader\n"
+              "async def main():\n"
+              "    db = Database('sqlite+aiosqlite:///data/gateway.db', pathlib.Path('.'))\n"
+              "    await LogReader(db).dead_letter('gone', 3, 4, [b'{\"messageId\":\"m3\"}', b'{}'], 'gave up')\n"
+              "    await db.dispose()\n"
+              "asyncio.run(main())\n")
+    subprocess.run([sys.executable, "-c", script], cwd=folder, env={**os.environ, **old_env(tree)}, check=True)
