@@ -11,15 +11,20 @@ second start changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import os
-import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
+from sqlalchemy import inspect, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from tests.support.postgres import Postgres
 from tests.support.receiver import Receiver
 from tests.support.server import RunningGateway, wait_until
 
@@ -30,10 +35,10 @@ OLD_PLUGINS = {"old_stdout_sink": "plugins.stdout_sink", "old_webhook_sink": "pl
                "old_segment_style": "plugins.segment_style"}
 
 
-def config(receiver: Receiver, *, early: bool) -> str:
+def config(url: str, receiver: Receiver, *, early: bool) -> str:
     text = f"""
 [storage]
-url = "sqlite+aiosqlite:///data/gateway.db"
+url = "{url}"
 
 [[sources]]
 name = "web"
@@ -88,12 +93,24 @@ def stdout_after(path: Path, offset: int) -> list[str]:
     return [orjson.loads(line)["messageId"] for line in path.read_bytes()[offset:].splitlines() if line.strip()]
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def log_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path}/gw/data/gateway.db"
+        return
+    postgres: Postgres = request.getfixturevalue("postgres")
+    with postgres.database("upgrade") as url:
+        yield url
+
+
 def test_a_previous_release_database_is_taken_over_exactly_where_it_stopped(
-        tmp_path: Path, old_release: Path) -> None:
+        tmp_path: Path, old_release: Path, log_url: str) -> None:
     folder = tmp_path / "gw"
+    sqlite = log_url.startswith("sqlite")
+    db = state = log_url  # on PostgreSQL the state is in the log's database
     with Receiver() as receiver:
         # -- the previous release: "early" takes m0-m29, the webhook m0-m29; then the webhook fails
-        old = RunningGateway(folder, config(receiver, early=True), old_env(old_release))
+        old = RunningGateway(folder, config(log_url, receiver, early=True), old_env(old_release))
         old.start()
         post(old, range(0, 30))
         old.wait_for_stdout_events(30, timeout=30)
@@ -101,17 +118,18 @@ def test_a_previous_release_database_is_taken_over_exactly_where_it_stopped(
         old.close()
         assert old.process is not None and old.process.returncode == 0, old.stderr()[-3000:]
         receiver.fail(500)
-        old = RunningGateway(folder, config(receiver, early=False), old_env(old_release))
+        old = RunningGateway(folder, config(log_url, receiver, early=False), old_env(old_release))
         old.start()
         post(old, range(30, 60))
-        db = folder / "data" / "gateway.db"
         # every later event stored in a batch that failed at least once: the old cursor passed them
         wait_until(lambda: _old_batches(db, "retrying") and _old_cursor(db, "hook") >= 60, timeout=30,
                    message="the old webhook sink's batches retrying")
         old.close()
-        _old_dead_letter(old_release, folder)
+        _old_dead_letter(old_release, folder, log_url)
         assert _old_cursor(db, "early") == 30
         assert not (folder / "data" / "gateway-delivery.db").exists()
+        if sqlite:
+            state = f"sqlite+aiosqlite:///{folder}/data/gateway-delivery.db"
         offset = old.stdout_path.stat().st_size
         waiting, delivered = _old_webhook_batches(db)
         assert waiting and delivered and set(waiting) >= {f"m{i}" for i in range(30, 60)}
@@ -120,35 +138,42 @@ def test_a_previous_release_database_is_taken_over_exactly_where_it_stopped(
 
         # -- this release on the same folder
         receiver.succeed()
-        new = RunningGateway(folder, config(receiver, early=True))
+        new = RunningGateway(folder, config(log_url, receiver, early=True))
         try:
             new.start()
             post(new, range(60, 80))
-            want = [f"m{i}" for i in range(30, 80)]
+            want = sorted(f"m{i}" for i in range(30, 80))
             wait_until(lambda: len(stdout_after(new.stdout_path, offset)) >= 50, timeout=30,
                        message="the early sink resuming")
             # the webhook: what waited in the old tables, then the new events; a delivered batch never again
             # (the previous release itself may have left a batch it sent as waiting: then it goes again)
             expected = sorted([*waiting, *(f"m{i}" for i in range(60, 80))])
             receiver.wait_for(lambda r: len(r.events()) >= len(delivered_before) + len(expected), timeout=30)
-            assert stdout_after(new.stdout_path, offset) == want  # from its cursor on: no gap, no repeat
+            # from its cursor on: no gap, no repeat (sorted: on PostgreSQL new events go to other partitions)
+            assert sorted(stdout_after(new.stdout_path, offset)) == want
             assert sorted(ids(receiver.events())[len(delivered_before):]) == expected
             assert not set(delivered) & set(ids(receiver.events())[len(delivered_before):])
+            # the ingest and the delivery process both ran the upgrade at once: one did it, the other found it done
             log = new.stderr()
-            assert "upgraded the log from the previous layout: event_log has a partition column" in log
-            assert "2 sink cursor(s) moved to the delivery state as partition 0" in log
-            assert "1 dead letter(s) moved" in log
-            assert "upgraded the webhook sink's tables from the previous layout" in log
-            state = sqlite3.connect(folder / "data" / "gateway-delivery.db")
-            assert state.execute("SELECT sink, partition, first_seq, last_seq FROM dead_letters").fetchall() == \
-                [("gone", 0, 3, 4)]
-            state.close()
-            with sqlite3.connect(db) as log_db:
-                tables = {r[0] for r in log_db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-                assert {"previous_sink_cursors", "previous_dead_letters", "previous_webhook_batches",
-                        "previous_webhook_payloads"} <= tables
+            for line in ("upgraded the log from the previous layout: event_log has a partition column",
+                         "partition heads set from the log (partition 0 at seq 60)",
+                         "2 sink cursor(s) moved to the delivery state as partition 0 (early at seq 30, hook at seq 60)",
+                         "1 dead letter(s) moved", "upgraded the webhook sink's tables from the previous layout"):
+                assert log.count(line) == 1, (line, log[-4000:])
+            assert _sql(state, "SELECT sink, partition, first_seq, last_seq FROM dead_letters") == [("gone", 0, 3, 4)]
+            assert _sql(db, "SELECT head FROM log_partitions WHERE partition = 0")[0][0] >= 60
+            tables = _tables(db)
+            assert {"previous_sink_cursors", "previous_dead_letters"} <= tables
+            if sqlite:  # the state moved to its own file; the old tables stay, renamed
+                assert {"previous_webhook_batches", "previous_webhook_payloads"} <= tables
                 assert not {"sink_cursors", "dead_letters", "webhook_batches"} & tables
-                assert log_db.execute("SELECT head FROM log_partitions WHERE partition = 0").fetchone()[0] == 80
+            else:  # one database: the webhook tables stay where they were, widened
+                assert _sql(db, "SELECT data_type FROM information_schema.columns WHERE table_name = "
+                                "'webhook_batches' AND column_name IN ('first_seq', 'last_seq', 'partition') "
+                                "ORDER BY column_name") == [("bigint",), ("bigint",), ("integer",)]
+                # the dead letters kept their ids: the new table's id sequence is past them
+                assert _sql(db, "SELECT nextval(pg_get_serial_sequence('dead_letters', 'id')) > "
+                                "(SELECT max(id) FROM dead_letters)") == [(True,)]
         finally:
             new.close()
 
@@ -156,7 +181,7 @@ def test_a_previous_release_database_is_taken_over_exactly_where_it_stopped(
         seen_log = len(new.stderr())
         sent = len(receiver.events())
         printed = new.stdout_path.stat().st_size
-        again = RunningGateway(folder, config(receiver, early=True))
+        again = RunningGateway(folder, config(log_url, receiver, early=True))
         try:
             again.start()
             post(again, range(80, 85))
@@ -169,39 +194,59 @@ def test_a_previous_release_database_is_taken_over_exactly_where_it_stopped(
             again.close()
 
 
-def _old_cursor(db: Path, sink: str) -> int:
-    with sqlite3.connect(db) as conn:
-        row = conn.execute("SELECT seq FROM sink_cursors WHERE sink = ?", (sink,)).fetchone()
-    return int(row[0]) if row else -1
-
-
-def _old_batches(db: Path, state: str) -> int:
-    with sqlite3.connect(db) as conn:
+def _sql(url: str, statement: str, **params: object) -> list[Any]:
+    async def run() -> list[Any]:
+        engine = create_async_engine(url)
         try:
-            return int(conn.execute("SELECT count(*) FROM webhook_batches WHERE state = ?", (state,)).fetchone()[0])
-        except sqlite3.OperationalError:
-            return 0
+            async with engine.connect() as conn:
+                return [tuple(r) for r in (await conn.execute(text(statement), params)).all()]
+        finally:
+            await engine.dispose()
+    return asyncio.run(run())
 
 
-def _old_webhook_batches(db: Path) -> tuple[list[str], list[str]]:
+def _tables(url: str) -> set[str]:
+    async def run() -> set[str]:
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as conn:
+                return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+        finally:
+            await engine.dispose()
+    return asyncio.run(run())
+
+
+def _old_cursor(url: str, sink: str) -> int:
+    if "sink_cursors" not in _tables(url):
+        return -1
+    rows = _sql(url, "SELECT seq FROM sink_cursors WHERE sink = :sink", sink=sink)
+    return int(rows[0][0]) if rows else -1
+
+
+def _old_batches(url: str, state: str) -> int:
+    if "webhook_batches" not in _tables(url):
+        return 0
+    return int(_sql(url, "SELECT count(*) FROM webhook_batches WHERE state = :state", state=state)[0][0])
+
+
+def _old_webhook_batches(url: str) -> tuple[list[str], list[str]]:
     """The messageIds of the old webhook batches still waiting, and of those delivered."""
-    with sqlite3.connect(db) as conn:
-        by_seq = {seq: orjson.loads(event)["messageId"] for seq, event in conn.execute("SELECT seq, event FROM event_log")}
-        rows = conn.execute("SELECT state, first_seq, last_seq FROM webhook_batches").fetchall()
+    by_seq = {seq: orjson.loads(event)["messageId"] for seq, event in _sql(url, "SELECT seq, event FROM event_log")}
+    rows = _sql(url, "SELECT state, first_seq, last_seq FROM webhook_batches")
     waiting = [by_seq[s] for state, first, last in rows if state in ("pending", "retrying")
                for s in range(first, last + 1)]
     delivered = [by_seq[s] for state, first, last in rows if state == "delivered" for s in range(first, last + 1)]
     return waiting, delivered
 
 
-def _old_dead_letter(tree: Path, folder: Path) -> None:
+def _old_dead_letter(tree: Path, folder: Path, url: str) -> None:
     """A dead letter as the previous release's own code records one (a sink that gave up on m3-m4)."""
-    script = ("import asyncio, pathlib\n"
+    script = ("import asyncio, pathlib, sys\n"
               "from gateway.storage.database import Database\n"
               "from gateway.storage.queries import LogReader\n"
               "async def main():\n"
-              "    db = Database('sqlite+aiosqlite:///data/gateway.db', pathlib.Path('.'))\n"
+              "    db = Database(sys.argv[1], pathlib.Path('.'))\n"
               "    await LogReader(db).dead_letter('gone', 3, 4, [b'{\"messageId\":\"m3\"}', b'{}'], 'gave up')\n"
               "    await db.dispose()\n"
               "asyncio.run(main())\n")
-    subprocess.run([sys.executable, "-c", script], cwd=folder, env={**os.environ, **old_env(tree)}, check=True)
+    subprocess.run([sys.executable, "-c", script, url], cwd=folder, env={**os.environ, **old_env(tree)}, check=True)
