@@ -157,7 +157,8 @@ def test_a_previous_release_database_is_taken_over_exactly_where_it_stopped(
             log = new.stderr()
             for line in ("upgraded the log from the previous layout: event_log has a partition column",
                          "partition heads set from the log (partition 0 at seq 60)",
-                         "2 sink cursor(s) moved to the delivery state as partition 0 (early at seq 30, hook at seq 60)",
+                         "2 sink cursor(s) moved to the delivery state as partition 0 "
+                         "(early at seq 30, hook at seq 60)",
                          "1 dead letter(s) moved", "upgraded the webhook sink's tables from the previous layout"):
                 assert log.count(line) == 1, (line, log[-4000:])
             assert _sql(state, "SELECT sink, partition, first_seq, last_seq FROM dead_letters") == [("gone", 0, 3, 4)]
