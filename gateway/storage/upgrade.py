@@ -112,20 +112,30 @@ async def _partition_the_log(conn: AsyncConnection, log_db: Database) -> None:
         log.info("upgraded the log from the previous layout: event_log has a partition column, "
                  "every earlier event in partition 0")
     index = next(i for i in log_table.indexes if i.name == "ix_event_log_partition_seq")
-    await conn.execute(CreateIndex(index, if_not_exists=True))
-    # A partition's head is where delivery stops reading: at 0 it would see none of the earlier
-    # events. Raise each to the partition's highest seq; a commit keeps it there, so after the
-    # upgrade this matches no row (a head is never lowered).
-    top = (select(func.max(log_table.c.seq)).where(log_table.c.partition == partition_table.c.partition)
-           .scalar_subquery())
-    first = int((await conn.execute(select(func.max(log_table.c.seq)).where(
-        log_table.c.partition == 0))).scalar() or 0)
-    await conn.execute(dialect_insert(log_db, partition_table).values(partition=0, head=0)
-                       .on_conflict_do_nothing())
-    raised = await conn.execute(update(partition_table).where(partition_table.c.head < top).values(head=top))
-    if raised.rowcount:
-        log.info("upgraded the log from the previous layout: partition heads set from the log "
-                 "(partition 0 at seq %d)", first)
+    # Looked up first: CREATE INDEX takes a lock that holds up other hosts' commits, even when it exists.
+    if index.name not in {i["name"] for i in await conn.run_sync(indexes, "event_log")}:
+        await conn.execute(CreateIndex(index))
+    # A partition's head is where delivery stops reading: at 0 (or missing) it would see none of the
+    # earlier events. Raise each to the partition's highest seq; a commit keeps it there, so once
+    # upgraded this only reads (an index probe per partition) and never writes.
+    heads = {int(p): int(h or 0) for p, h in (await conn.execute(
+        select(partition_table.c.partition, partition_table.c.head))).all()}
+    raised = []
+    for partition in sorted(set(heads) | {0}):
+        top = (await conn.execute(select(func.max(log_table.c.seq)).where(
+            log_table.c.partition == partition))).scalar()
+        if top is None or heads.get(partition, -1) >= top:
+            continue
+        if partition not in heads:
+            await conn.execute(dialect_insert(log_db, partition_table).values(partition=partition, head=0)
+                               .on_conflict_do_nothing())
+        # never lowered: a commit elsewhere may have moved it past ``top`` meanwhile
+        await conn.execute(update(partition_table).where(partition_table.c.partition == partition,
+                                                         partition_table.c.head < top).values(head=top))
+        raised.append(f"partition {partition} at seq {top}")
+    if raised:
+        log.info("upgraded the log from the previous layout: partition heads set from the log (%s)",
+                 ", ".join(raised))
 
 
 async def _move_delivery_state(conn: AsyncConnection, log_db: Database, state_db: Database) -> None:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import Connection, column, insert, inspect, select, table, text
+from sqlalchemy import Connection, column, inspect, select, table, text
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway import Database
@@ -63,11 +64,12 @@ async def _to_state_file(conn: AsyncConnection, state_database: Database) -> Non
     old_payloads = [dict(r._mapping) for r in (await conn.execute(
         select(table("webhook_payloads", column("id"), column("payload"))))).all()]
     await ensure_tables(state_database)
-    async with state_database.engine.begin() as state:
-        if old_batches:
-            await state.execute(insert(batches).prefix_with("OR IGNORE"), [{**b, "partition": 0} for b in old_batches])
+    async with state_database.engine.begin() as state:  # a SQLite file (PostgreSQL is one database)
+        if old_batches:  # each row once, should a start stopped before the rename copy again
+            await state.execute(sqlite_insert(batches).on_conflict_do_nothing(),
+                                [{**b, "partition": 0} for b in old_batches])
         if old_payloads:
-            await state.execute(insert(payloads).prefix_with("OR IGNORE"), old_payloads)
+            await state.execute(sqlite_insert(payloads).on_conflict_do_nothing(), old_payloads)
     for name in ("webhook_batches", "webhook_payloads"):
         await conn.execute(text(f"ALTER TABLE {name} RENAME TO previous_{name}"))
     states: dict[str, int] = {}
