@@ -12,6 +12,7 @@ second start changes nothing.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import subprocess
 import sys
@@ -251,3 +252,69 @@ def _old_dead_letter(tree: Path, folder: Path, url: str) -> None:
               "    await db.dispose()\n"
               "asyncio.run(main())\n")
     subprocess.run([sys.executable, "-c", script, url], cwd=folder, env={**os.environ, **old_env(tree)}, check=True)
+
+
+OLD_LOG_SCRIPT = """
+import asyncio, pathlib, sys
+from gateway.storage.database import Database
+from gateway.storage.log import DurableLog, Write
+from gateway.storage.queries import LogReader
+
+async def main():
+    db = Database(sys.argv[1], pathlib.Path("."))
+    durable = DurableLog(db)
+    await durable.start()
+    rows = [{"source": "web", "received_at": 1.0, "event": b'{"messageId":"m%d"}' % i, "raw": None} for i in range(10)]
+    await durable.append(Write("web", rows))
+    await durable.close()
+    await LogReader(db).set_cursor("s", 7)
+    await db.dispose()
+
+asyncio.run(main())
+"""
+
+
+def test_two_upgrades_at_once_after_a_start_without_it(tmp_path: Path, old_release: Path) -> None:
+    """Ten events and a cursor at 7 by the previous release's own log code; then a start of this release
+    without the upgrade step (what one before this fix did: a cursor row at 0 in the state file, the
+    log unreadable to it); then two upgrades at once. The sink resumes at 7, and each step ran once."""
+    from gateway.delivery.leases import LeaseStore
+    from gateway.storage.database import Database
+    from gateway.storage.state_tables import state_metadata
+    from gateway.storage.upgrade import upgrade
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/gateway.db"
+    subprocess.run([sys.executable, "-c", OLD_LOG_SCRIPT, url], cwd=tmp_path, check=True,
+                   env={**os.environ, **old_env(old_release)})
+
+    async def scenario() -> None:
+        pairs = [(Database(url, tmp_path), Database(url.replace("gateway.db", "gateway-delivery.db"), tmp_path))
+                 for _ in range(2)]
+        log_db, state_db = pairs[0]
+        await state_db.create_all(state_metadata)
+        await LeaseStore(state_db, "before").add("s", 0, 0)
+        try:
+            await asyncio.gather(*(upgrade(a, b) for a, b in pairs))
+            await upgrade(log_db, state_db)  # and a third finds nothing to do
+            rows = await LeaseStore(state_db, "after").rows()
+            assert {k: r.seq for k, r in rows.items()} == {("s", 0): 7}
+        finally:
+            for a, b in pairs:
+                await a.dispose()
+                await b.dispose()
+
+    logger = logging.getLogger("gateway.upgrade")
+    records: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(record.getMessage())  # type: ignore[method-assign]
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        asyncio.run(scenario())
+    finally:
+        logger.removeHandler(handler)
+    assert [r.removeprefix("upgraded the log from the previous layout: ") for r in records] == [
+        "event_log has a partition column, every earlier event in partition 0",
+        "partition heads set from the log (partition 0 at seq 10)",
+        "1 sink cursor(s) moved to the delivery state as partition 0 (s at seq 7)",
+        "0 dead letter(s) moved to the delivery state"], records

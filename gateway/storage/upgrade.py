@@ -26,7 +26,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, inspect, select, table, text, update
+from sqlalchemy import Connection, column, func, inspect, select, table, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.schema import CreateIndex
 
@@ -166,10 +166,10 @@ async def _move_delivery_state(conn: AsyncConnection, log_db: Database, state_db
 
 
 def table_of(name: str) -> Any:
+    """The previous release's table ``name``, as far as it is read here."""
     if name == "sink_cursors":
-        return table(name, *(cursor_table.c[c].copy() for c in ("sink", "seq", "updated_at")))
-    return table(name, *(dead_letter_table.c[c].copy() for c in
-                         ("id", "sink", "first_seq", "last_seq", "events", "error", "created_at")))
+        return table(name, column("sink"), column("seq"), column("updated_at"))
+    return table(name, *(column(c) for c in ("id", "sink", "first_seq", "last_seq", "events", "error", "created_at")))
 
 
 async def _copy(conn: AsyncConnection, state_db: Database, rows: dict[str, list[dict[str, Any]]]) -> None:
