@@ -7,7 +7,7 @@ Implementations may accept any subset of a hook's arguments, so specs can grow n
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from gateway.routes import PluginRoute
     from gateway.sinks import SinkType
     from gateway.sources import Source
+    from gateway.storage.database import Database
 
 hookspec = pluggy.HookspecMarker("gateway")
 hookimpl = pluggy.HookimplMarker("gateway")
@@ -64,4 +65,15 @@ def transform_event(event: CanonicalEvent, source: Source) -> CanonicalEvent | N
 
     Implementations run one after another, each receiving what the previous one returned.
     Return the event (the same dict, changed or not, or a new one) to keep it, ``None`` to drop it.
+    """
+
+
+@hookspec
+def upgrade_storage(log_database: Database, state_database: Database) -> Awaitable[None] | None:
+    """Bring this plugin's own tables from an earlier release's layout to the current one.
+
+    Return a coroutine; every process awaits it at start-up, before any sink starts, after the core
+    upgraded its own tables, one process at a time. ``log_database`` holds the durable log,
+    ``state_database`` the delivery state (``SinkContext.database``; on PostgreSQL the same database).
+    It must be idempotent: it runs at every start, and finds nothing to do once done.
     """

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import inspect
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -148,8 +149,23 @@ class Hooks:
 
         return chain
 
+    def storage_upgrades(self) -> list[Callable[[Any, Any], Awaitable[None]]]:
+        """Each plugin's ``upgrade_storage``, as a function of (log database, state database)."""
+        upgrades: list[Callable[[Any, Any], Awaitable[None]]] = []
+        for impl in self.pm.hook.upgrade_storage.get_hookimpls():
+            def call(log_db: Any, state_db: Any, impl: Any = impl) -> Awaitable[None]:
+                kwargs = {"log_database": log_db, "state_database": state_db}
+                return _awaitable(impl.function(**{k: kwargs[k] for k in impl.argnames}))
+            upgrades.append(call)
+        return upgrades
+
     def plugin_names(self) -> list[str]:
         return sorted(name for name, _ in self.pm.list_name_plugin() if name)
+
+
+async def _awaitable(result: Any) -> None:
+    if inspect.isawaitable(result):
+        await result
 
 
 def load_hooks(plugins_dir: Path | None = None) -> Hooks:

@@ -30,6 +30,7 @@ from gateway.storage.database import Database, state_url
 from gateway.storage.log import DurableLog
 from gateway.storage.queries import LogReader
 from gateway.storage.state_tables import state_metadata
+from gateway.storage.upgrade import upgrade
 
 log = logging.getLogger("gateway")
 
@@ -126,6 +127,7 @@ class Gateway:
                 log.warning("reading runtime sinks failed, retrying: %s", type(exc).__name__)
 
     async def start(self) -> None:
+        await upgrade(self.database, self.state_database, self.hooks.storage_upgrades())
         await self.durable.start()
         await self.state_database.create_all(state_metadata)
         await self.sinks.refresh()

@@ -80,6 +80,12 @@ def transform_event(event, source):
         return None
     event.setdefault("context", {})["transformedBy"] = source.name
     return event
+
+
+@hookimpl
+async def upgrade_storage(log_database, state_database):
+    with open(log_database.path.parent / "upgrades.txt", "a") as out:
+        out.write(f"{log_database.path.name} {state_database.path.name}\\n")
 """
 
 CONFIG = BASE_CONFIG + """
@@ -157,6 +163,15 @@ def test_transform_event(hooks: Hooks, gw: RunningGateway) -> None:
     events = memory(gw)
     assert [e["event"] for e in events] == ["keep-me"]
     assert events[0]["context"]["transformedBy"] == "temp-source"
+
+
+def test_upgrade_storage(hooks: Hooks, gw: RunningGateway) -> None:
+    assert hooks.storage_upgrades()  # this one and any built-in plugin's (the webhook sink has one)
+    upgrades = gw.dir / "data" / "upgrades.txt"
+    # awaited at start-up by every process (the ingest and the delivery one), with the log and the state
+    lines = wait_until(lambda: upgrades.exists() and len(upgrades.read_text().splitlines()) >= 2 and
+                       upgrades.read_text().splitlines(), message="both processes upgrading")
+    assert set(lines) == {"gateway.db gateway-delivery.db"}
 
 
 def test_a_misspelt_hook_fails_at_start(tmp_path: Path) -> None:

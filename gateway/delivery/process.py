@@ -19,6 +19,7 @@ from gateway.storage.database import Database, state_url
 from gateway.storage.log import ensure_partitions
 from gateway.storage.queries import LogReader, RuntimeSinks
 from gateway.storage.tables import core_metadata
+from gateway.storage.upgrade import upgrade
 
 log = logging.getLogger("gateway.delivery")
 
@@ -76,6 +77,8 @@ class DeliveryProcess:
         self.coordinator.add_runner(self._runner(sink_config))
 
     async def start(self) -> None:
+        assert self.config.hooks is not None
+        await upgrade(self.log_db, self.state_db, self.config.hooks.storage_upgrades())
         await self.log_db.create_all(core_metadata)
         await ensure_partitions(self.log_db, self.partitions)
         await self.store.ensure()

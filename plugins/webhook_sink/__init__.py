@@ -21,6 +21,8 @@ from .settings import (
 )
 
 if TYPE_CHECKING:
+    from gateway import Database
+
     from .sink import WebhookSink
 
 BASE = "/api/v1/webhooks"
@@ -82,3 +84,10 @@ def register_routes(register: Callable[[PluginRoute], None]) -> None:
 @hookimpl
 def register_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     cli.add_commands(subparsers)
+
+
+@hookimpl
+def upgrade_storage(log_database: Database, state_database: Database) -> Any:
+    from .upgrade import upgrade_tables
+
+    return upgrade_tables(log_database, state_database)
