@@ -165,7 +165,10 @@ def test_a_previous_release_database_is_taken_over_exactly_where_it_stopped(
             assert _sql(state, "SELECT sink, partition, first_seq, last_seq FROM dead_letters") == [("gone", 0, 3, 4)]
             assert _sql(db, "SELECT head FROM log_partitions WHERE partition = 0")[0][0] >= 60
             tables = _tables(db)
-            assert {"previous_sink_cursors", "previous_dead_letters"} <= tables
+            assert {"previous_sink_cursors", "previous_dead_letters", "previous_source_stats"} <= tables
+            # the source's counters carried over: every event the old and the new release took, once
+            counted = _sql(db, "SELECT sum(events_total) FROM source_counts")[0][0]
+            assert counted == _sql(db, "SELECT count(*) FROM event_log")[0][0], counted
             if sqlite:  # the state moved to its own file; the old tables stay, renamed
                 assert {"previous_webhook_batches", "previous_webhook_payloads"} <= tables
                 assert not {"sink_cursors", "dead_letters", "webhook_batches"} & tables
@@ -316,5 +319,6 @@ def test_two_upgrades_at_once_after_a_start_without_it(tmp_path: Path, old_relea
     assert [r.removeprefix("upgraded the log from the previous layout: ") for r in records] == [
         "event_log has a partition column, every earlier event in partition 0",
         "partition heads set from the log (partition 0 at seq 10)",
+        "the counters of 1 source(s) kept per partition (as partition 0's)",
         "1 sink cursor(s) moved to the delivery state as partition 0 (s at seq 7)",
         "0 dead letter(s) moved to the delivery state"], records

@@ -16,8 +16,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, func, literal, select, text, update
-from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import bindparam, func, literal, select, update
 from sqlalchemy.exc import DBAPIError
 
 from gateway.errors import Unavailable
@@ -77,7 +76,6 @@ class DurableLog:
 
     async def start(self) -> None:
         await self.database.create_all(core_metadata)
-        await adopt_source_stats(self.database)
         await ensure_partitions(self.database, self.partitions)
         self.head = await self.max_seq()
         self._task = asyncio.create_task(self._run(), name="group-commit")
@@ -249,31 +247,6 @@ async def ensure_partitions(database: Database, partitions: int) -> None:
         missing = [{"partition": p, "head": 0} for p in range(partitions) if p not in have]
         if missing:
             await conn.execute(dialect_insert(database, partition_table).on_conflict_do_nothing(), missing)
-
-
-async def adopt_source_stats(database: Database) -> None:
-    """A log from before partitioned counters has one ``source_stats`` row per source: its counts become
-    partition 0's row, in the transaction that drops the old table (so a second start finds nothing)."""
-
-    async def has_old_table() -> bool:
-        async with database.engine.connect() as conn:
-            return bool(await conn.run_sync(lambda sync: sa_inspect(sync).has_table("source_stats")))
-
-    if not await has_old_table():
-        return
-    try:
-        async with database.engine.begin() as conn:
-            moved = await conn.execute(text(
-                'INSERT INTO source_counts (source, "partition", events_total, rejected_total, last_event_at, '
-                "last_error, last_error_at) SELECT source, 0, events_total, rejected_total, last_event_at, "
-                "last_error, last_error_at FROM source_stats WHERE source NOT IN "
-                '(SELECT source FROM source_counts WHERE "partition" = 0)'))
-            await conn.execute(text("DROP TABLE source_stats"))
-    except DBAPIError:
-        if await has_old_table():
-            raise
-        return  # another process of this gateway adopted them first
-    log.info("upgraded the log's source counters to one row per partition (%d source(s))", moved.rowcount)
 
 
 def stats_upsert(database: Database) -> Any:

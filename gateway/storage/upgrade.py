@@ -90,6 +90,7 @@ async def upgrade(log_db: Database, state_db: Database, upgraders: Sequence[Upgr
                 await conn.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = '{LOCK_WAIT_SECONDS}s'"))
                 await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
             await _partition_the_log(conn, log_db)
+            await _count_per_partition(conn)
             await _move_delivery_state(conn, log_db, state_db)
             if not log_db.is_sqlite:
                 await _run(upgraders, log_db, state_db)
@@ -136,6 +137,22 @@ async def _partition_the_log(conn: AsyncConnection, log_db: Database) -> None:
     if raised:
         log.info("upgraded the log from the previous layout: partition heads set from the log (%s)",
                  ", ".join(raised))
+
+
+async def _count_per_partition(conn: AsyncConnection) -> None:
+    """The previous release kept one counters row per source (``source_stats``): its figures become
+    partition 0's row of ``source_counts``; the old table is kept as ``previous_source_stats``."""
+    if await conn.run_sync(columns, "source_stats") is None:
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    moved = await conn.execute(text(
+        f"INSERT INTO source_counts (source, {quote('partition')}, events_total, rejected_total, last_event_at, "
+        "last_error, last_error_at) SELECT source, 0, events_total, rejected_total, last_event_at, "
+        f"last_error, last_error_at FROM source_stats WHERE source NOT IN "
+        f"(SELECT source FROM source_counts WHERE {quote('partition')} = 0)"))
+    await conn.execute(text("ALTER TABLE source_stats RENAME TO previous_source_stats"))
+    log.info("upgraded the log from the previous layout: the counters of %d source(s) kept per partition "
+             "(as partition 0's)", moved.rowcount)
 
 
 async def _move_delivery_state(conn: AsyncConnection, log_db: Database, state_db: Database) -> None:
