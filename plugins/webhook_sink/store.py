@@ -23,10 +23,12 @@ from .tables import (
     batches,
     ensure_tables,
     payloads,
+    sync_when_the_cursor_does,
     writing,
 )
 
-__all__ = ["DEAD", "DELIVERED", "PENDING", "RETRYING", "STATES", "WAITING", "ensure_tables"]
+__all__ = ["DEAD", "DELIVERED", "PENDING", "RETRYING", "STATES", "WAITING", "ensure_tables",
+           "sync_when_the_cursor_does"]
 
 
 @dataclass(frozen=True)
