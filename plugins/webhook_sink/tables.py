@@ -57,6 +57,8 @@ payloads = Table(
     Column("payload", LargeBinary, nullable=False),
 )
 
+AUTOCHECKPOINT_PAGES = 16384
+
 # Keyed by the engine itself, weakly: an id() would be reused by the next engine once this one is gone.
 _ready: weakref.WeakSet[AsyncEngine] = weakref.WeakSet()
 _creating: weakref.WeakKeyDictionary[AsyncEngine, asyncio.Lock] = weakref.WeakKeyDictionary()
@@ -99,7 +101,18 @@ def sync_when_the_cursor_does(database: Database) -> None:
     def no_own_fsync(dbapi_connection: Any, _record: Any) -> None:  # after the core's pragmas: wins
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # A stored batch is megabytes, past SQLite's automatic checkpoint (1000 pages): each store
+        # would copy its WAL into the file and sync both. The sender checkpoints once a second
+        # instead (``checkpoint``); this much WAL (64 MiB) is the bound if it cannot.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
         cursor.close()
+
+
+async def checkpoint(engine: AsyncEngine) -> None:
+    """Copy the WAL into the file without waiting for readers (PASSIVE); SQLite only."""
+    if engine.dialect.name == "sqlite":
+        async with _write_locks.setdefault(engine, asyncio.Lock()), engine.connect() as conn:
+            await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 @contextlib.asynccontextmanager
