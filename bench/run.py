@@ -201,6 +201,9 @@ class Bench:
             stats = self._wait_delivered(receiver, backlog, timeout=120)
             seconds = max((stats["last"] or ready) - ready, 1e-3)
             rate = stats["events"] / seconds
+            # The same without the delivery process's start: from the first batch's arrival to the last's.
+            steady = (stats["events"] - stats["events"] / max(1, stats["batches"])) / max(
+                (stats["last"] or ready) - (stats["first"] or ready), 1e-3)
             cpu_us = 1e6 * (gateway.cpu() - cpu) / max(1, stats["events"])
             # 2. Lag: a steady, moderate load (4 connections, 20 ms apart) while delivery keeps up.
             since = time.time()
@@ -216,8 +219,9 @@ class Bench:
         check = "ok" if stats["events"] >= total else f"{stats['events']:,} of {total:,} delivered"
         self.rows.append(Row(
             "5", "webhook delivery to a local receiver, 10k-event batches",
-            f"{number(rate)} events/s ({number(backlog)} logged events in {seconds:.1f} s, CPU {cpu_us:.0f} "
-            f"us/event); lag receivedAt -> delivery p50 {lag['lag_p50'] or 0:.2f} s, p99 "
+            f"{number(rate)} events/s ({number(backlog)} logged events in {seconds:.1f} s from ready, CPU "
+            f"{cpu_us:.0f} us/event; {number(steady)} events/s first to last batch); lag receivedAt -> "
+            f"delivery p50 {lag['lag_p50'] or 0:.2f} s, p99 "
             f"{lag['lag_p99'] or 0:.2f} s at {number(paced.ok * BATCH / paced.seconds)} events/s ingested",
             ">= 100,000 events/s", verdict(rate >= 100_000), check))
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import functools
 import logging
 import os
 import signal
 from typing import Any
+
+from sqlalchemy import event
 
 from gateway.config import Config, ConfigError, SinkConfig, validate_sink
 from gateway.delivery.coordinator import Coordinator, owner_id
@@ -24,15 +28,39 @@ from gateway.storage.upgrade import upgrade
 log = logging.getLogger("gateway.delivery")
 
 RECONCILE_EVERY_SECONDS = 2.0
+M_ARENA_MAX = -8  # mallopt's parameter number, from glibc's malloc.h
+
+
+# The delivery state's file takes megabytes per batch from sinks that store batches (the webhook's):
+# an automatic checkpoint every 1000 pages would land on the cursor's commit after each such batch.
+# Those sinks checkpoint on their own schedule; this bounds the WAL (64 MiB) if they cannot.
+STATE_AUTOCHECKPOINT_PAGES = 16384
+
+
+def later_checkpoints(database: Database) -> None:
+    @event.listens_for(database.engine.sync_engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA wal_autocheckpoint={STATE_AUTOCHECKPOINT_PAGES}")
+        cursor.close()
 
 
 def partitions_of(config: Config, database: Database) -> int:
     return config.storage.partitions or (1 if database.is_sqlite else 8)
 
 
+def fewer_malloc_arenas() -> None:
+    """glibc gives each thread that allocates its own arena (up to 8 per core); with a thread per sink
+    and per SQLite connection passing megabyte batches between them, freed memory stays scattered
+    over those arenas: measured, the webhook bench row's peak RSS fell 207 -> 169 MB with two."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, 2)
+
+
 class DeliveryProcess:
     def __init__(self, config: Config) -> None:
         assert config.hooks is not None
+        fewer_malloc_arenas()  # before the sinks' threads start
         self.config = config
         self.sink_types = config.hooks.sink_types()
         storage = config.storage
@@ -40,6 +68,8 @@ class DeliveryProcess:
         self.state_url = state_url(self.log_db.url)
         self.state_db = self.log_db if self.state_url == self.log_db.url else \
             Database(self.state_url, config.config_dir, synchronous=storage.synchronous)
+        if self.state_db is not self.log_db:
+            later_checkpoints(self.state_db)
         self.partitions = partitions_of(config, self.log_db)
         self.store = LeaseStore(self.state_db, owner_id())
         self.reader = LogReader(self.log_db)

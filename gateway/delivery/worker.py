@@ -27,6 +27,13 @@ POLL_SECONDS = 0.25
 # A sink without batch_max_seconds that delivered less than this ago waits out the rest before taking
 # a part batch: under load it would otherwise make a delivery for each group commit, a few events each.
 LINGER_SECONDS = 0.05
+# A batch is cut at this many bytes of events too: batch_max_events = 10000 of 32 KiB events would
+# otherwise hold 320 MB in memory at once.
+BATCH_MAX_BYTES = 16 * 1024 * 1024
+# Rows per read, the byte bound checked between reads; the first read is small, as the size of the
+# events is not known yet (100 of the largest, 32 KiB, are 3.2 MB past the bound at most).
+READ_CHUNK_EVENTS = 1000
+FIRST_READ_EVENTS = 100
 
 
 class PartitionWorker:
@@ -123,8 +130,24 @@ class PartitionWorker:
                 if wait > 0:
                     await self._sleep(wait)
                     continue
-            return await self.reader.read(self.lease.partition, self.cursor, self.max_events)
+            return await self._read(self.cursor)
         return []
+
+    async def _read(self, after: int) -> list[Any]:
+        """Up to ``max_events`` rows after ``after``, cut once they hold ``BATCH_MAX_BYTES``."""
+        rows: list[Any] = []
+        size = 0
+        while len(rows) < self.max_events and size < BATCH_MAX_BYTES:
+            want = min(self.max_events - len(rows), READ_CHUNK_EVENTS if rows else FIRST_READ_EVENTS)
+            if rows:  # not more rows than the bytes left hold, at the average size so far
+                want = min(want, max(1, (BATCH_MAX_BYTES - size) * len(rows) // size))
+            chunk = await self.reader.read(self.lease.partition, after, want)
+            rows.extend(chunk)
+            size += sum(len(r.event) for r in chunk)
+            if len(chunk) < want:
+                break
+            after = chunk[-1].seq
+        return rows
 
     async def _deliver(self, rows: list[Any]) -> None:
         lease = self.lease

@@ -27,6 +27,7 @@ class WebhookSink:
     def __init__(self, settings: Mapping[str, Any], ctx: SinkContext) -> None:
         self.ctx = ctx
         self.settings = WebhookSettings.from_mapping(ctx.name, settings)
+        store.sync_when_the_cursor_does(ctx.database)
         self.sender = Sender(self.settings, retry_policy(settings), ctx.database, ctx.logger, ctx.leases,
                              ctx.attempt_failed)
         # Per partition: the epoch we last delivered under and the highest seq stored then.

@@ -21,12 +21,15 @@ from .tables import (
     STATES,
     WAITING,
     batches,
+    checkpoint,
     ensure_tables,
     payloads,
+    sync_when_the_cursor_does,
     writing,
 )
 
-__all__ = ["DEAD", "DELIVERED", "PENDING", "RETRYING", "STATES", "WAITING", "ensure_tables"]
+__all__ = ["DEAD", "DELIVERED", "PENDING", "RETRYING", "STATES", "WAITING", "checkpoint", "ensure_tables",
+           "sync_when_the_cursor_does"]
 
 
 @dataclass(frozen=True)
@@ -123,10 +126,11 @@ async def record_failure(engine: AsyncEngine, batch_id: str, *, status: int | No
 
 
 async def purge(engine: AsyncEngine, batch_ids: Sequence[str]) -> None:
-    """Drop the payloads of delivered batches."""
+    """Drop the payloads of delivered batches, then checkpoint (what was stored since is in the WAL)."""
     if batch_ids:
         async with writing(engine) as conn:
             await conn.execute(delete(payloads).where(payloads.c.id.in_(list(batch_ids))))
+        await checkpoint(engine)
 
 
 async def delivered_with_payload(engine: AsyncEngine, webhook: str) -> list[str]:
