@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +148,16 @@ def assert_json_error(response: httpx.Response, status: int | None = None) -> di
     body: dict[str, Any] = response.json()
     assert {"code", "message", "detail"} <= body.keys(), body
     return body
+
+
+def send_rounds(client: httpx.Client, rounds: int, pause: float = 0.0, per_request: int = 4) -> set[str]:
+    """``rounds`` requests per dialect of ``per_request`` events, each answered 200; the messageIds sent."""
+    sent: set[str] = set()
+    for _ in range(rounds):
+        for dialect in DIALECTS:
+            ids = [str(uuid.uuid4()) for _ in range(per_request)]
+            r = post_events(client, dialect, ids)
+            assert r.status_code == 200, r.text
+            sent.update(ids)
+        time.sleep(pause)
+    return sent

@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -15,10 +14,9 @@ import pytest
 
 from tests.reliability.support import (
     ADMIN,
-    DIALECTS,
     STDOUT,
     config,
-    post_events,
+    send_rounds,
     sink_ids,
     sqlite_sink,
     webhook_sink,
@@ -35,19 +33,6 @@ def receiver() -> Iterator[Receiver]:
         yield r
 
 
-def send_rounds(gw: RunningGateway, rounds: int, pause: float = 0.0) -> set[str]:
-    """``rounds`` requests per dialect, each answered 200; the messageIds sent."""
-    sent: set[str] = set()
-    for _ in range(rounds):
-        for dialect in DIALECTS:
-            ids = [str(uuid.uuid4()) for _ in range(4)]
-            r = post_events(gw.client, dialect, ids)
-            assert r.status_code == 200, r.text
-            sent.update(ids)
-        time.sleep(pause)
-    return sent
-
-
 def received(receiver: Receiver) -> set[str]:
     return {e.get("messageId") for e in receiver.events()}
 
@@ -62,7 +47,7 @@ def test_a_webhook_target_down_past_the_batching_window_gets_everything_when_bac
         gateway_factory: Any, receiver: Receiver) -> None:
     gw = gateway_factory(config(STDOUT, webhook_sink(receiver.url, batch_max_seconds=0.3)))
     receiver.down()
-    sent = send_rounds(gw, 8, pause=0.25)  # ~2 s of traffic: several batching windows' worth
+    sent = send_rounds(gw.client, 8, pause=0.25)  # ~2 s of traffic: several batching windows' worth
     gw.wait_for_stdout_events(len(sent))  # ingestion and the other sink went on meanwhile
     wait_until(lambda: batch_states(gw)["retrying"] >= 2, message="batches waiting for the target")
     assert received(receiver) == set()
@@ -76,7 +61,7 @@ def test_a_webhook_target_down_past_the_retry_window_is_replayed(gateway_factory
     sink = webhook_sink(receiver.url, retry_for_seconds=1.5)
     gw = gateway_factory(config(STDOUT, sink))
     receiver.down()
-    sent = send_rounds(gw, 3)
+    sent = send_rounds(gw.client, 3)
     wait_until(lambda: batch_states(gw)["dead"] >= 1 and not batch_states(gw)["retrying"], timeout=30,
                message="batches dead after the retry window")
     receiver.up()
@@ -102,13 +87,13 @@ db.execute("ROLLBACK")
 def test_the_sqlite_sink_locked_by_another_process_catches_up(gateway_factory: Any) -> None:
     gw = gateway_factory(config(STDOUT, sqlite_sink()))
     events_db = gw.dir / "data" / "events.db"
-    first = send_rounds(gw, 1)
+    first = send_rounds(gw.client, 1)
     wait_until(lambda: first <= set(sink_ids(events_db)), message="the sink running")
     locker = subprocess.Popen([sys.executable, "-c", LOCKER, str(events_db), "4"], stdout=subprocess.PIPE)
     try:
         assert locker.stdout is not None and locker.stdout.readline().strip() == b"locked"
         started = time.monotonic()
-        during = send_rounds(gw, 6, pause=0.2)  # every request answered 200 while the sink cannot write
+        during = send_rounds(gw.client, 6, pause=0.2)  # every request answered 200 while the sink cannot write
         gw.wait_for_stdout_events(len(first | during))
         assert time.monotonic() - started < 4, "ingestion should not wait for the locked sink"
     finally:

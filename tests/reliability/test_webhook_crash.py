@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ import pytest
 from gateway_plugins.webhook_sink import store
 
 from gateway.storage.database import Database
-from tests.reliability.support import ADMIN, DIALECTS, config, post_events, webhook_sink
+from tests.reliability.support import ADMIN, config, send_rounds, webhook_sink
 from tests.support.receiver import Receiver
 from tests.support.server import RunningGateway, wait_until
 
@@ -32,17 +31,6 @@ pytestmark = pytest.mark.timeout(120)
 def receiver() -> Iterator[Receiver]:
     with Receiver() as r:
         yield r
-
-
-def send(gw: RunningGateway, rounds: int) -> set[str]:
-    sent: set[str] = set()
-    for _ in range(rounds):
-        for dialect in DIALECTS:
-            ids = [str(uuid.uuid4()) for _ in range(5)]
-            r = post_events(gw.client, dialect, ids)
-            assert r.status_code == 200, r.text
-            sent.update(ids)
-    return sent
 
 
 def batches(gw: RunningGateway) -> list[dict[str, Any]]:
@@ -72,7 +60,7 @@ def test_batches_acknowledged_then_kill_9_are_all_sent_after_the_restart(gateway
     gw: RunningGateway = gateway_factory(config(webhook_sink(receiver.url, batch_max_events=10,
                                                              batch_max_seconds=0.2)))
     receiver.down()  # nothing can be sent: every batch lives only in the sink's store
-    sent = send(gw, 4)
+    sent = send_rounds(gw.client, 4, per_request=5)
     data = gw.dir / "data"
     head = log_head(data)
     wait_until(lambda: cursor(data) >= head, timeout=30, message="the core moved the cursor past every event")
@@ -92,7 +80,7 @@ def test_kill_9_between_the_post_and_its_record_only_sends_again(gateway_factory
     gw: RunningGateway = gateway_factory(config(webhook_sink(receiver.url, batch_max_events=1000,
                                                              batch_max_seconds=0.3)))
     receiver.hang()  # the target takes the POST and holds its answer: the outcome is never recorded
-    sent = send(gw, 2)
+    sent = send_rounds(gw.client, 2, per_request=5)
     wait_until(lambda: len(receiver.requests) >= 1, timeout=30, message="a batch posted")
     time.sleep(0.3)
     posted = {e.get("messageId") for r in receiver.requests for e in r.json()}
