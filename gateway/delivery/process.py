@@ -11,8 +11,6 @@ import os
 import signal
 from typing import Any
 
-from sqlalchemy import event
-
 from gateway.config import Config, ConfigError, SinkConfig, validate_sink
 from gateway.delivery.coordinator import Coordinator, owner_id
 from gateway.delivery.housekeeping import Housekeeper
@@ -37,14 +35,6 @@ M_ARENA_MAX = -8  # mallopt's parameter number, from glibc's malloc.h
 STATE_AUTOCHECKPOINT_PAGES = 16384
 
 
-def later_checkpoints(database: Database) -> None:
-    @event.listens_for(database.engine.sync_engine, "connect")
-    def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA wal_autocheckpoint={STATE_AUTOCHECKPOINT_PAGES}")
-        cursor.close()
-
-
 def partitions_of(config: Config, database: Database) -> int:
     return config.storage.partitions or (1 if database.is_sqlite else 8)
 
@@ -67,9 +57,8 @@ class DeliveryProcess:
         self.log_db = Database(storage.url, config.config_dir, synchronous=storage.synchronous)
         self.state_url = state_url(self.log_db.url)
         self.state_db = self.log_db if self.state_url == self.log_db.url else \
-            Database(self.state_url, config.config_dir, synchronous=storage.synchronous)
-        if self.state_db is not self.log_db:
-            later_checkpoints(self.state_db)
+            Database(self.state_url, config.config_dir, synchronous=storage.synchronous,
+                     wal_autocheckpoint=STATE_AUTOCHECKPOINT_PAGES)
         self.partitions = partitions_of(config, self.log_db)
         self.store = LeaseStore(self.state_db, owner_id())
         self.reader = LogReader(self.log_db)

@@ -51,10 +51,12 @@ def state_url(url: str) -> str:
 class Database:
     """An async SQLAlchemy engine with the settings this project relies on."""
 
-    def __init__(self, url: str, base_dir: Path, *, synchronous: str = "FULL", pool_size: int = 5) -> None:
+    def __init__(self, url: str, base_dir: Path, *, synchronous: str = "FULL", pool_size: int = 5,
+                 wal_autocheckpoint: int | None = None) -> None:
         self.url = resolve_url(url, base_dir)
         self.is_sqlite = make_url(self.url).drivername.startswith("sqlite")
         self.synchronous = synchronous
+        self.wal_autocheckpoint = wal_autocheckpoint  # pages; None: SQLite's default (1000)
         kwargs: dict[str, Any] = {}
         if not self.is_sqlite:
             kwargs["pool_size"] = pool_size
@@ -66,7 +68,7 @@ class Database:
                     "lock_timeout": str(LOCK_TIMEOUT_MS)}}
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
-            self._sqlite_pragmas(synchronous)
+            self._sqlite_pragmas()
 
     @property
     def path(self) -> Path | None:
@@ -82,17 +84,17 @@ class Database:
             return "SELECT (julianday('now') - 2440587.5) * 86400.0"
         return "SELECT extract(epoch from clock_timestamp())::float8"
 
-    def _sqlite_pragmas(self, synchronous: str) -> None:
+    def _sqlite_pragmas(self) -> None:
         @event.listens_for(self.engine.sync_engine, "connect")
         def on_connect(dbapi_connection: Any, _record: Any) -> None:
-            _set_pragmas(dbapi_connection, synchronous)
+            _set_pragmas(dbapi_connection, self.synchronous, self.wal_autocheckpoint)
 
     def connect_sqlite(self) -> sqlite3.Connection:
         """A plain ``sqlite3`` connection to this SQLite file with the engine's pragmas, in autocommit
         mode (transactions are begun explicitly), usable from one thread of the caller's choice."""
         assert self.path is not None, "connect_sqlite needs a SQLite file"
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        _set_pragmas(conn, self.synchronous)
+        _set_pragmas(conn, self.synchronous, self.wal_autocheckpoint)
         return conn
 
     async def create_all(self, metadata: MetaData) -> None:
@@ -112,12 +114,14 @@ class Database:
         await self.engine.dispose()
 
 
-def _set_pragmas(dbapi_connection: Any, synchronous: str) -> None:
+def _set_pragmas(dbapi_connection: Any, synchronous: str, wal_autocheckpoint: int | None = None) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers (sinks, admin API, sqlite3 shells) run while the writer commits.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    if wal_autocheckpoint is not None:
+        cursor.execute(f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint)}")
     cursor.close()
 
 
