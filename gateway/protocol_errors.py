@@ -1,8 +1,11 @@
 """The error shape also for the answers Hypercorn gives itself, before a request reaches the app.
 
 When h11 cannot parse a request (a header block past its size limit: 431; a malformed request
-line, conflicting Content-Length values, an unknown Transfer-Encoding: 400), Hypercorn answers
-with an empty body and closes the connection. SDKs then see an error without ``code``.
+line, conflicting Content-Length values: 400; a Transfer-Encoding other than one ``chunked``: 501),
+Hypercorn answers with an empty body and closes the connection. SDKs then see an error without
+``code``. The 501 becomes a 400 here: h11 follows RFC 9112's "SHOULD" for a transfer coding it does
+not implement, but the coding is the client's choice, and only the gateway's own faults answer 5xx
+(a client's retry policy resends a 5xx, which would never succeed).
 
 Hypercorn 0.18 offers no hook for these answers: no config key, no callback, no ASGI event (the
 app never sees such a request). So this module replaces the one method that writes them,
@@ -28,16 +31,21 @@ log = logging.getLogger("gateway")
 _MESSAGES = {
     400: ("bad_request", "the request is not valid HTTP/1.1 (request line, header syntax or message framing)"),
     431: ("header_too_large", "the request's header block is too large or has too many fields"),
+    501: ("unsupported_transfer_encoding", "the only Transfer-Encoding accepted is one 'chunked' (or none, with "
+                                            "Content-Length)"),
 }
+# h11's status for each refusal, where it is not the one the client is told.
+_STATUS = {501: 400}
 
 
 def body_for(status: int) -> bytes:
     code, message = _MESSAGES.get(status, ("http_error", f"the request was refused with HTTP {status}"))
-    return orjson.dumps({"code": code, "message": message, "detail": {"status": status}})
+    return orjson.dumps({"code": code, "message": message, "detail": {"status": _STATUS.get(status, status)}})
 
 
 async def _send_json_error_response(self: Any, status_code: int) -> None:
     body = body_for(status_code)
+    status_code = _STATUS.get(status_code, status_code)
     headers = chain([(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                      (b"connection", b"close")], self.config.response_headers("h11"))
     await self._send_h11_event(h11.Response(status_code=status_code, headers=list(headers)))

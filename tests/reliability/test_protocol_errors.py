@@ -64,6 +64,10 @@ EVENT = b'{"userId": "u1", "event": "Framed"}'
     (b"X-Big: " + b"a" * 70_000 + b"\r\n", 431),
     (b"".join(b"X-H%d: v\r\n" % i for i in range(10_000)), 431),
     (b"Content-Length: 5\r\nContent-Length: 6\r\n", 400),
+    # h11 says 501 for these; a transfer coding is the client's choice, so the client hears 400
+    (b"Transfer-Encoding: .#C\r\n", 400),
+    (b"Transfer-Encoding: gzip, chunked\r\n", 400),
+    (b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", 400),
 ])
 def test_hypercorns_own_answers_have_the_error_shape(gw: RunningGateway, extra: bytes, status: int) -> None:
     request = b"POST /v1/track HTTP/1.1\r\nHost: x\r\n" + extra + b"\r\n"
@@ -72,6 +76,7 @@ def test_hypercorns_own_answers_have_the_error_shape(gw: RunningGateway, extra: 
     assert code == status, answer[:300]
     assert headers["content-type"] == "application/json"
     assert {"code", "message", "detail"} <= body.keys(), body
+    assert body["detail"]["status"] == status and body["code"] != "http_error", body
     assert closed
 
 
