@@ -1,8 +1,11 @@
 """The webhook receiver of row 5: takes the gateway's batches on 127.0.0.1 and keeps count.
 
 It answers 200 as soon as a batch's body is in, then counts its events and how long after its
-``receivedAt`` each arrived (the lag from ingestion to delivery). ``GET /stats?since=EPOCH`` returns
-the counts and the lag percentiles of the events received at or after ``since``; with
+``receivedAt`` each arrived (the lag from ingestion to delivery). It shares the two cores with the
+gateway, so it does not parse the batches: each canonical event carries one top-level
+``receivedAt``, and the bench's events hold no other key of that name, so finding those strings
+in the bytes counts the events and dates them (a full parse cost as much CPU as the delivery).
+``GET /stats?since=EPOCH`` returns the counts and the lag percentiles of the events received at or after ``since``; with
 ``&arrived_after=EPOCH`` also how many events arrived here at or after that time.
 Usage: ``python bench/receiver.py PORT``.
 """
@@ -10,6 +13,7 @@ Usage: ``python bench/receiver.py PORT``.
 from __future__ import annotations
 
 import gzip
+import re
 import sys
 import threading
 import time
@@ -19,6 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
+
+RECEIVED_AT = re.compile(rb'"receivedAt":"([^"]*)"')
 
 
 class Tally:
@@ -32,10 +38,15 @@ class Tally:
         self.lag = array("d")          # per event: arrival here minus receivedAt
 
     def add(self, body: bytes, arrived: float) -> None:
-        events = orjson.loads(body)
-        stamps = [datetime.fromisoformat(e["receivedAt"]).timestamp() for e in events]
+        known: dict[bytes, float] = {}  # the events of one request share their receivedAt
+        stamps = []
+        for text in RECEIVED_AT.findall(body):
+            at = known.get(text)
+            if at is None:
+                at = known[text] = datetime.fromisoformat(text.decode()).timestamp()
+            stamps.append(at)
         with self.lock:
-            self.events += len(events)
+            self.events += len(stamps)
             self.batches += 1
             self.first = arrived if self.first is None else min(self.first, arrived)
             self.last = arrived if self.last is None else max(self.last, arrived)

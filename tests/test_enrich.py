@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.enrich import Stamp, enrich, iso
 from gateway.errors import InvalidEvent
@@ -66,6 +68,13 @@ def test_iso_is_utc_milliseconds_with_z() -> None:
     plus_two = timezone(timedelta(hours=2))
     assert iso(datetime(2024, 5, 1, 14, 0, 0, 123456, tzinfo=plus_two)) == "2024-05-01T12:00:00.123Z"
     assert iso(datetime(2024, 5, 1, 12, 0, tzinfo=UTC)) == "2024-05-01T12:00:00.000Z"
+
+
+@given(st.datetimes(timezones=st.just(UTC)) | st.datetimes(
+    min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 31), timezones=st.timezones()))
+def test_iso_spells_every_time_as_the_standard_library_does(moment: datetime) -> None:
+    expected = moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+    assert iso(moment) == expected
 
 
 def test_nulls_are_dropped_unless_the_caller_knows_there_are_none() -> None:

@@ -160,6 +160,7 @@ class DeliveryProcess:
 
     async def stop(self) -> None:
         await self.coordinator.stop()
+        await self.reader.close()
         await self.log_db.dispose()
         if self.state_db is not self.log_db:
             await self.state_db.dispose()

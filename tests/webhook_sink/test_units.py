@@ -28,6 +28,12 @@ def settings(**kw: object) -> WebhookSettings:
     return WebhookSettings.from_mapping("partner", {"target": "http://127.0.0.1:1/hook", **kw})
 
 
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 1000])
+def test_the_canonical_array_is_the_events_as_one_json_array(count: int) -> None:
+    events = [{**EVENTS[i % 2], "messageId": f"m{i}"} for i in range(count)]
+    assert orjson.loads(envelopes.canonical_array([orjson.dumps(e) for e in events])) == events
+
+
 def test_signature_verifies_with_the_standard_webhooks_library() -> None:
     secret = new_signing_secret()
     s = settings(signing_secret=secret)
