@@ -10,7 +10,6 @@ not renew in time is given up locally before the database would let another proc
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -84,11 +83,6 @@ class Coordinator:
         self._stopping = False
         self._began = time.time()
         self._others_seen: set[str] = set()  # other gateways' delivery processes already warned about
-        # A sink that starts is announced by the next beat and its share claimed by the balance after
-        # it, at once rather than a period later each (which kept a fresh process idle for seconds).
-        self._beat_now = asyncio.Event()
-        self._balance_now = asyncio.Event()
-        self._announced: set[str] = set()
 
     # -- what a sink sees ----------------------------------------------------------------------
     def held(self, sink: str) -> dict[int, int]:
@@ -107,7 +101,6 @@ class Coordinator:
             try:
                 await runner.start()
                 self.started.add(runner.name)
-                self._beat_now.set()
                 return
             except Exception as exc:
                 failures += 1
@@ -131,15 +124,12 @@ class Coordinator:
     async def start(self) -> None:
         # Renewal has a loop of its own: claiming many leases in a rebalance (a round trip each) on a
         # loaded host must never hold up the renewal of those already held.
-        self._loops = [asyncio.create_task(self._every(self._beat, self.every, self._beat_now),
-                                           name="lease-heartbeat"),
-                       asyncio.create_task(self._every(self._balance, self.every, self._balance_now),
-                                           name="lease-balance"),
+        self._loops = [asyncio.create_task(self._every(self._beat, self.every), name="lease-heartbeat"),
+                       asyncio.create_task(self._every(self._balance, self.every), name="lease-balance"),
                        asyncio.create_task(self._every(self._read_heads, POLL_SECONDS), name="log-heads"),
                        asyncio.create_task(self._every(self._watch, 1.0), name="sink-watch")]
 
-    async def _every(self, step: Any, seconds: float, wake: asyncio.Event | None = None) -> None:
-        """Run ``step`` every ``seconds`` (sooner when ``wake`` is set), logging failures, until stopped."""
+    async def _every(self, step: Any, seconds: float) -> None:
         failures = 0
         while not self._stopping:
             try:
@@ -150,13 +140,7 @@ class Coordinator:
                 if failures == 1 or failures % 20 == 0:
                     log.warning("%s failed (%d in a row), retrying: %s", step.__name__.strip("_"), failures,
                                 str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
-            if wake is None:
-                await asyncio.sleep(seconds)
-                continue
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(seconds):
-                    await wake.wait()
-            wake.clear()
+            await asyncio.sleep(seconds)
 
     async def _read_heads(self) -> None:
         heads = await self.reader.heads()
@@ -197,12 +181,8 @@ class Coordinator:
                 log.warning("sink %s partition %d: lease lost to another process", *key)
                 await self._drop(key)
         held = sorted((s, p, lease.epoch) for (s, p), lease in self.leases.items())
-        started = set(self.started)
-        await self.store.beat(host=HOST, pid=os.getpid(), supervisor=os.getppid(), sinks=sorted(started),
+        await self.store.beat(host=HOST, pid=os.getpid(), supervisor=os.getppid(), sinks=sorted(self.started),
                               started_at=self._began, expires_at=expires, report=self.report.as_dict(held))
-        if started != self._announced:
-            self._announced = started
-            self._balance_now.set()
 
     async def _balance(self) -> None:
         """Compare what this process holds with its share of every sink's partitions; release or claim."""
