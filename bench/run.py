@@ -155,6 +155,10 @@ class Bench:
         gateway = self.start("sustained", s.ingest_config(stdout=True))
         try:
             roles = gateway.roles()  # the sinks must run in a delivery process of their own
+            # The row is about keeping up, not starting: a step begun before the sinks hold their leases
+            # would count the delivery process's first lease claim as lag.
+            for sink in ("events-db", "console"):
+                gateway.wait_sink_drained(sink, timeout=60)
             steps = sustained.ramp(gateway.url + s.batch_path, s.batch_body(BATCH), s.track_auth,
                                    max(6.0, self.args.seconds * 0.6), BATCH, gateway.dir / "data" / "events.db",
                                    gateway.stdout_path, gateway.cpu,
