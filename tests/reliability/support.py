@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import BASE_CONFIG
+from tests.support.server import RunningGateway, wait_until
 
 ADMIN = {"Authorization": "Bearer test-admin-key"}
 SEGMENT_KEY = "seg-write-key-0123456789"
@@ -148,6 +149,17 @@ def assert_json_error(response: httpx.Response, status: int | None = None) -> di
     body: dict[str, Any] = response.json()
     assert {"code", "message", "detail"} <= body.keys(), body
     return body
+
+
+def wait_for_lease(gw: RunningGateway, sink: str, timeout: float = 30) -> None:
+    """Until a delivery process holds every partition of ``sink``: traffic sent earlier is all in the log
+    when the sink starts, so it comes as one batch, not as the batching window would cut it."""
+    def held() -> bool:
+        leases = gw.get("/api/v1/status", headers=ADMIN).json()["leases"]
+        mine = [lease for lease in leases if lease["sink"] == sink]
+        return bool(mine) and all(lease["owner"] for lease in mine)
+
+    wait_until(held, timeout=timeout, message=f"sink {sink} holds its leases")
 
 
 def send_rounds(client: httpx.Client, rounds: int, pause: float = 0.0, per_request: int = 4) -> set[str]:

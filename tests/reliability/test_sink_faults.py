@@ -19,6 +19,7 @@ from tests.reliability.support import (
     send_rounds,
     sink_ids,
     sqlite_sink,
+    wait_for_lease,
     webhook_sink,
 )
 from tests.support.receiver import Receiver
@@ -47,6 +48,7 @@ def test_a_webhook_target_down_past_the_batching_window_gets_everything_when_bac
         gateway_factory: Any, receiver: Receiver) -> None:
     gw = gateway_factory(config(STDOUT, webhook_sink(receiver.url, batch_max_seconds=0.3)))
     receiver.down()
+    wait_for_lease(gw, "partner")  # the traffic must meet a running sink for the window to cut batches
     sent = send_rounds(gw.client, 8, pause=0.25)  # ~2 s of traffic: several batching windows' worth
     gw.wait_for_stdout_events(len(sent))  # ingestion and the other sink went on meanwhile
     wait_until(lambda: batch_states(gw)["retrying"] >= 2, message="batches waiting for the target")
