@@ -28,24 +28,23 @@ import orjson
 
 log = logging.getLogger("gateway")
 
-_MESSAGES = {
-    400: ("bad_request", "the request is not valid HTTP/1.1 (request line, header syntax or message framing)"),
-    431: ("header_too_large", "the request's header block is too large or has too many fields"),
-    501: ("unsupported_transfer_encoding", "the only Transfer-Encoding accepted is one 'chunked' (or none, with "
-                                            "Content-Length)"),
+# h11's status -> the status the client is told, with the error's code and message.
+_ANSWERS = {
+    400: (400, "bad_request", "the request is not valid HTTP/1.1 (request line, header syntax or message framing)"),
+    431: (431, "header_too_large", "the request's header block is too large or has too many fields"),
+    501: (400, "unsupported_transfer_encoding", "the only Transfer-Encoding accepted is one 'chunked' (or none, "
+                                                 "with Content-Length)"),
 }
-# h11's status for each refusal, where it is not the one the client is told.
-_STATUS = {501: 400}
 
 
-def body_for(status: int) -> bytes:
-    code, message = _MESSAGES.get(status, ("http_error", f"the request was refused with HTTP {status}"))
-    return orjson.dumps({"code": code, "message": message, "detail": {"status": _STATUS.get(status, status)}})
+def answer_for(status: int) -> tuple[int, bytes]:
+    """The status and JSON body the client gets for h11's refusal with ``status``."""
+    told, code, message = _ANSWERS.get(status, (status, "http_error", f"the request was refused with HTTP {status}"))
+    return told, orjson.dumps({"code": code, "message": message, "detail": {"status": told}})
 
 
 async def _send_json_error_response(self: Any, status_code: int) -> None:
-    body = body_for(status_code)
-    status_code = _STATUS.get(status_code, status_code)
+    status_code, body = answer_for(status_code)
     headers = chain([(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                      (b"connection", b"close")], self.config.response_headers("h11"))
     await self._send_h11_event(h11.Response(status_code=status_code, headers=list(headers)))

@@ -146,13 +146,14 @@ class PartitionWorker:
             size += sum(len(event) for _, event in chunk)
             if len(chunk) < want:
                 break
-            after = chunk[-1][0]
+            after, _ = chunk[-1]
         return rows
 
     async def _deliver(self, rows: list[LogRow]) -> None:
         lease = self.lease
         raw = [event for _, event in rows]
-        batch = Batch(rows[0][0], rows[-1][0], raw, lease.partition, lease.epoch)
+        (first, _), (last, _) = rows[0], rows[-1]
+        batch = Batch(first, last, raw, lease.partition, lease.epoch)
         if self.keep is not None:
             kept = [r for r, e in zip(raw, batch.events, strict=True) if self.keep(e)]
             batch = Batch(batch.first_seq, batch.last_seq, kept, lease.partition, lease.epoch)
@@ -180,7 +181,6 @@ class PartitionWorker:
                 if not self._go_on():
                     return  # the batch stays behind the cursor; the lease's next holder retries it
         self.failures = 0
-        last = rows[-1][0]
         await self._advance(last)
         self.cursor = last
         self._delivered_at = time.monotonic()

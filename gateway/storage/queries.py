@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
 from sqlalchemy import bindparam, delete, select
+from sqlalchemy.dialects import sqlite
 
 from gateway.storage.database import Database, dialect_insert
+from gateway.storage.sqlite_thread import SqliteThread
 from gateway.storage.tables import log_table, partition_table, rejection_table, runtime_sink_table
 
 # (seq, event bytes): plain tuples, as sqlite3 makes them in C (a NamedTuple per row cost more than the read).
@@ -33,32 +33,24 @@ class LogReader:
     def __init__(self, database: Database) -> None:
         self.database = database
         self._rows = _partition_rows()
-        # Written out: SQLAlchemy's SQLite form of a bound LIMIT carries an OFFSET parameter of its own.
-        self._rows_sql = (f"SELECT seq, event FROM {log_table.name} WHERE partition = :partition AND seq > :after "
-                          "ORDER BY seq LIMIT :limit")
-        self._conn: sqlite3.Connection | None = None
-        self._thread: ThreadPoolExecutor | None = None
+        compiled = self._rows.compile(dialect=sqlite.dialect(paramstyle="named"))
+        self._rows_sql = str(compiled)
+        # SQLite's form of a bound LIMIT adds an OFFSET parameter with its own value (0).
+        self._rows_fixed = {k: v for k, v in compiled.params.items() if k not in ("partition", "after", "limit")}
+        self._thread = SqliteThread(database, "log-reader") if database.path is not None else None
 
     async def close(self) -> None:
-        """Close the SQLite connection ``read`` opened (a reader can be used again afterwards)."""
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            await asyncio.get_running_loop().run_in_executor(thread, self._drop)
-            thread.shutdown(wait=False)
-
-    def _drop(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
+        """Close the SQLite connection ``read`` uses."""
+        if self._thread is not None:
+            await self._thread.close()
 
     def _read_sqlite(self, values: dict[str, int]) -> list[LogRow]:
-        if self._conn is None:
-            self._conn = self.database.connect_sqlite()
+        assert self._thread is not None
         try:
-            rows: list[LogRow] = self._conn.execute(self._rows_sql, values).fetchall()
+            rows: list[LogRow] = self._thread.connection().execute(self._rows_sql, values).fetchall()
             return rows
         except sqlite3.Error:
-            self._drop()  # a connection on a file that failed under it: the next read opens a fresh one
+            self._thread.drop()  # a connection on a file that failed under it: the next read opens a fresh one
             raise
 
     async def heads(self) -> dict[int, int]:
@@ -70,10 +62,8 @@ class LogReader:
     async def read(self, partition: int, after: int, limit: int) -> list[LogRow]:
         """Up to ``limit`` of the partition's events after seq ``after``, in seq order."""
         values = {"partition": partition, "after": after, "limit": limit}
-        if self.database.path is not None:
-            if self._thread is None:
-                self._thread = ThreadPoolExecutor(1, thread_name_prefix="log-reader")
-            return await asyncio.get_running_loop().run_in_executor(self._thread, self._read_sqlite, values)
+        if self._thread is not None:
+            return await self._thread.run(self._read_sqlite, {**self._rows_fixed, **values})
         async with self.database.engine.connect() as conn:
             return [(int(seq), event) for seq, event in (await conn.execute(self._rows, values)).all()]
 

@@ -8,9 +8,6 @@ runs the whole transaction on a thread of its own with the plain ``sqlite3`` mod
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
@@ -20,6 +17,7 @@ from sqlalchemy.sql import ClauseElement
 from gateway.storage.database import Database
 from gateway.storage.log_files import LogFiles, probe
 from gateway.storage.log_health import LogHealth
+from gateway.storage.sqlite_thread import SqliteThread
 from gateway.storage.tables import log_table, partition_table, rejection_table
 
 LOG_COLUMNS = ["source", "received_at", "event", "raw", "partition"]
@@ -37,8 +35,7 @@ class SqliteWriter:
         self.database = database
         assert database.path is not None
         self.files = LogFiles(database.path, health)
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="durable-log")
-        self._conn: sqlite3.Connection | None = None
+        self._thread = SqliteThread(database, "durable-log")
         self._insert_log = _sql(log_table.insert(), LOG_COLUMNS)
         self._insert_rejection = _sql(rejection_table.insert(), REJECTION_COLUMNS)
         self._upsert_stats = _sql(stats_upsert)
@@ -48,14 +45,11 @@ class SqliteWriter:
 
     async def commit(self, partition: int, rows: list[dict[str, Any]], rejections: list[dict[str, Any]],
                      stats: list[dict[str, Any]]) -> int | None:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._commit, partition, rows, rejections, stats)
+        return await self._thread.run(self._commit, partition, rows, rejections, stats)
 
     def _commit(self, partition: int, rows: list[dict[str, Any]], rejections: list[dict[str, Any]],
                 stats: list[dict[str, Any]]) -> int | None:
-        if self._conn is None:
-            self._conn = self.database.connect_sqlite()
-        conn = self._conn
+        conn = self._thread.connection()
         self.files.verify(conn)  # a vanished or replaced WAL/database: 503, never a 200 on it
         # IMMEDIATE takes the write lock up front: waiting for it (busy_timeout) beats failing to
         # upgrade a read lock half-way through when another process writes too.
@@ -80,18 +74,7 @@ class SqliteWriter:
 
     async def probe(self) -> str | None:
         """Why the log cannot write now, or None (for /ready once a commit has failed)."""
-        def run() -> str | None:
-            if self._conn is None:
-                self._conn = self.database.connect_sqlite()
-            return probe(self._conn, self.files)
-
-        return await asyncio.get_running_loop().run_in_executor(self._executor, run)
+        return await self._thread.run(lambda: probe(self._thread.connection(), self.files))
 
     async def close(self) -> None:
-        def close() -> None:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-        await asyncio.get_running_loop().run_in_executor(self._executor, close)
-        self._executor.shutdown(wait=False)
+        await self._thread.close()
