@@ -92,3 +92,37 @@ def test_start_now_skips_the_past_and_filters_pick_types(gateway_factory: Gatewa
     assert not set(old) & set(file_ids(gw))
 
 
+
+
+# Leases of 60 s: the balance runs every 15 s, and the first one comes before a sink that takes a second
+# to start has started; a share taken within 10 s of the gateway being ready was claimed when the sink
+# started, not by a balance.
+SLOW_BALANCE = PROBE_CONFIG.replace('url = "sqlite+aiosqlite:///data/gateway.db"',
+                                    'url = "sqlite+aiosqlite:///data/gateway.db"\npartitions = 4') + FILE_SINK + """
+start_delay_seconds = 1
+
+[delivery]
+lease_seconds = 60
+"""
+
+
+def lease_owners(gw: RunningGateway, sink: str) -> list[str | None]:
+    leases = gw.get("/api/v1/status", headers={"Authorization": "Bearer test-admin-key"}).json()["leases"]
+    return [lease["owner"] for lease in leases if lease["sink"] == sink]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_started_sink_takes_its_share_at_once_and_processes_started_together_split_evenly(
+        gateway_factory: GatewayFactory, workers: int) -> None:
+    gw = gateway_factory(SLOW_BALANCE + f"workers = {workers}\n")
+
+    def split() -> bool:
+        owners = lease_owners(gw, "file")
+        return len(owners) == 4 and None not in owners and \
+            sorted(owners.count(o) for o in set(owners)) == [4 // workers] * workers
+
+    wait_until(split, timeout=10, message=f"4 partitions held, {4 // workers} by each of {workers} process(es)")
+    ids = send(gw, 20)
+    wait_until(lambda: set(file_ids(gw)) == set(ids), timeout=5, message="the file sink delivered")
+    # Nothing was claimed only to be handed back: each process took its share once.
+    assert gw.stderr().count("released for another process") == 0

@@ -60,7 +60,7 @@ class Task(Protocol):
 
 class Coordinator:
     def __init__(self, store: LeaseStore, reader: LogReader, *, lease_seconds: float, partitions: int,
-                 graceful: float, report: Report, housekeeper: Any) -> None:
+                 graceful: float, report: Report, housekeeper: Any, siblings: int = 1) -> None:
         self.store = store
         self.reader = reader
         self.ttl = lease_seconds
@@ -83,6 +83,10 @@ class Coordinator:
         self._stopping = False
         self._began = time.time()
         self._others_seen: set[str] = set()  # other gateways' delivery processes already warned about
+        self.siblings = siblings  # delivery processes this one's supervisor runs, itself included
+        self._balancing = asyncio.Lock()
+        self._settle_until = time.monotonic() + self.every
+        self._early: set[asyncio.Task[None]] = set()
 
     # -- what a sink sees ----------------------------------------------------------------------
     def held(self, sink: str) -> dict[int, int]:
@@ -101,6 +105,9 @@ class Coordinator:
             try:
                 await runner.start()
                 self.started.add(runner.name)
+                task = asyncio.create_task(self._claim_early(runner.name), name=f"claim:{runner.name}")
+                self._early.add(task)
+                task.add_done_callback(self._early.discard)
                 return
             except Exception as exc:
                 failures += 1
@@ -184,23 +191,66 @@ class Coordinator:
         await self.store.beat(host=HOST, pid=os.getpid(), supervisor=os.getppid(), sinks=sorted(self.started),
                               started_at=self._began, expires_at=expires, report=self.report.as_dict(held))
 
+    async def _claim_early(self, sink: str) -> None:
+        """Claim a sink's share as soon as it starts rather than at the next balance (up to a period
+        later), once the processes starting beside this one can be counted in (``_settled``); retried
+        for a period, as the others announce themselves and hand back what they took too early."""
+        until = time.monotonic() + self.every
+        try:
+            await self._beat()  # announce the sink, so that the others count this process in
+            while not self._stopping and sink in self.started and time.monotonic() < until:
+                async with self._balancing:
+                    if await self._balance_once(only=sink):
+                        return
+                await asyncio.sleep(POLL_SECONDS)
+        except Exception as exc:  # the periodic balance claims it then
+            log.warning("sink %s: claiming its leases at start failed, the next balance will: %s", sink,
+                        str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+
+    def _settled(self, sink: str, processes: list[dict[str, Any]], now: float) -> bool:
+        """Whether a share of ``sink`` computed now counts every process about to take part: all the
+        delivery processes of this one's supervisor run it, and no other process started within a lease
+        lacks it (it may be about to start it). A share taken before that is handed back a moment later."""
+        siblings = [p for p in processes if p["host"] == HOST and p["supervisor"] == os.getppid()]
+        if len(siblings) < self.siblings or any(sink not in p["sinks"] for p in siblings):
+            return False
+        return not any(sink not in p["sinks"] and p["started_at"] > now - self.ttl
+                       for p in processes if p not in siblings)
+
     async def _balance(self) -> None:
-        """Compare what this process holds with its share of every sink's partitions; release or claim."""
+        async with self._balancing:
+            await self._balance_once()
+
+    async def _balance_once(self, only: str | None = None) -> bool:
+        """Compare what this process holds with its share of every sink's partitions; release or claim.
+
+        For a period after this process starts, a sink's leases are claimed only once ``_settled``:
+        processes started together would otherwise each take everything and hand most of it back.
+        With ``only``, that sink alone: True once this process holds its share of it."""
         sent = time.monotonic()
         now = await self.store.now()
         expires = now + self.ttl
         processes = [p for p in await self.store.processes(now) if not dead_on_this_host(p["id"])]
-        self._warn_about_others(processes)
+        if only is None:
+            self._warn_about_others(processes)
         rows = await self.store.rows()
         partitions = sorted(set(self.heads) | set(range(self.partitions)))
+        young = sent < self._settle_until
+        if only is not None:
+            if not self._settled(only, processes, now):
+                return False
+            capable = [p["id"] for p in processes if only in p["sinks"]]
+            return await self._rebalance(only, partitions, self._share(len(partitions), capable), rows, now,
+                                         expires, sent)
         for sink in sorted(set(self.runners) - self.started):
             await self._register(sink, partitions, rows)
         for sink in sorted(self.started):
             capable = [p["id"] for p in processes if sink in p["sinks"]]
             await self._rebalance(sink, partitions, self._share(len(partitions), capable), rows, now, expires,
-                                  sent)
+                                  sent, claim=not young or self._settled(sink, processes, now))
         await self._rebalance(HOUSEKEEPING, [0], self._share(1, [p["id"] for p in processes]), rows, now,
                               expires, sent)
+        return True
 
     def _share(self, partitions: int, capable: list[str]) -> int:
         """This process's share: the partitions split evenly over the processes able to take them, the
@@ -223,15 +273,18 @@ class Coordinator:
                         ", ".join(str(p["pid"]) for p in others))
 
     async def _rebalance(self, sink: str, partitions: list[int], target: int, rows: dict[tuple[str, int], Row],
-                         now: float, expires: float, _sent: float) -> None:
+                         now: float, expires: float, _sent: float, claim: bool = True) -> bool:
+        """Release what is above ``target``, claim (when ``claim``) up to it; True when it holds ``target``."""
         mine = sorted(p for (s, p) in self.leases if s == sink)
         for p in mine[target:]:
             log.info("sink %s partition %d: released for another process (share %d)", sink, p, target)
             await self._release((sink, p))
         need = target - len(mine)
+        if not claim:
+            return need <= 0
         for p in self._rotated(partitions):
             if need <= 0:
-                return
+                return True
             if (sink, p) in self.leases:
                 continue
             row = rows.get((sink, p))
@@ -249,6 +302,7 @@ class Coordinator:
             lease = Lease(sink, p, epoch, asked + self.ttl - self.margin)
             self.leases[(sink, p)] = lease
             await self._run(lease)
+        return need <= 0
 
     async def _register(self, sink: str, partitions: list[int], rows: dict[tuple[str, int], Row]) -> None:
         """Give a configured sink its cursor rows even while it cannot start: its lag is then visible,
@@ -314,9 +368,10 @@ class Coordinator:
     async def stop(self) -> None:
         """Finish the batches in flight, release every lease (others take over at once), leave."""
         self._stopping = True
-        for loop in [*self._loops, *self._starting.values()]:
+        loops = [*self._loops, *self._starting.values(), *self._early]
+        for loop in loops:
             loop.cancel()
-        await asyncio.gather(*self._loops, *self._starting.values(), return_exceptions=True)
+        await asyncio.gather(*loops, return_exceptions=True)
         await asyncio.gather(*(self._release(k) for k in list(self.tasks)), return_exceptions=True)
         for name in list(self.runners):
             runner = self.runners.pop(name)

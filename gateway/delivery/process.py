@@ -69,7 +69,7 @@ class DeliveryProcess:
                                         every=d.prune_every_seconds)
         self.coordinator = Coordinator(self.store, self.reader, lease_seconds=d.lease_seconds,
                                        partitions=self.partitions, graceful=config.server.graceful_timeout_seconds,
-                                       report=self.report, housekeeper=housekeeper)
+                                       report=self.report, housekeeper=housekeeper, siblings=d.workers)
         self.configs: dict[str, SinkConfig] = {}
 
     def _housekeeper(self, lease: Lease, coordinator: Coordinator, *, retention: float,

@@ -1,4 +1,6 @@
-"""A test-only sink writing events to a file, steered by a control file: "" ok, "fail", or "hang"."""
+"""A test-only sink writing events to a file, steered by a control file: "" ok, "fail", or "hang".
+
+``start_delay_seconds`` makes its start take that long, as a sink's that connects somewhere first."""
 
 from __future__ import annotations
 
@@ -11,9 +13,13 @@ from gateway import Batch, SinkContext, SinkType, hookimpl
 
 
 class FileSink:
-    def __init__(self, path: Path, control: Path) -> None:
+    def __init__(self, path: Path, control: Path, start_delay: float = 0.0) -> None:
         self.path = path
         self.control = control
+        self.start_delay = start_delay
+
+    async def start(self) -> None:
+        await asyncio.sleep(self.start_delay)
 
     async def deliver(self, batch: Batch) -> None:
         mode = self.control.read_text().strip() if self.control.exists() else ""
@@ -28,10 +34,12 @@ class FileSink:
 
 def make(settings: Mapping[str, Any], context: SinkContext) -> FileSink:
     path = context.config_dir / settings["path"]
-    return FileSink(path, path.with_suffix(".control"))
+    return FileSink(path, path.with_suffix(".control"), float(settings.get("start_delay_seconds", 0)))
 
 
 @hookimpl
 def register_sinks(register: Callable[[SinkType], None]) -> None:
     register(SinkType(name="file", factory=make,
-                      config_schema={"properties": {"path": {"type": "string"}}, "required": ["path"]}))
+                      config_schema={"properties": {"path": {"type": "string"},
+                                                 "start_delay_seconds": {"type": "number", "minimum": 0}},
+                                  "required": ["path"]}))
