@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import uuid
+from pathlib import Path
 
 import pytest
 
+from gateway.delivery.leases import LeaseStore
+from gateway.storage.database import Database
 from tests.conftest import PROBE_CONFIG, GatewayFactory
+from tests.support.references import referenced_starting_with
 from tests.support.server import RunningGateway, wait_until
 
 KEY = ("probe-write-key", "")
@@ -126,3 +132,23 @@ def test_a_started_sink_takes_its_share_at_once_and_processes_started_together_s
     wait_until(lambda: set(file_ids(gw)) == set(ids), timeout=5, message="the file sink delivered")
     # Nothing was claimed only to be handed back: each process took its share once.
     assert gw.stderr().count("released for another process") == 0
+
+
+def test_a_dead_letter_is_not_kept_in_memory_by_the_statement_cache(tmp_path: Path) -> None:
+    """A dead batch's events written into the statement would stay referenced by SQLAlchemy's compiled
+    cache (the first statement of each shape) for the process's life."""
+    async def scenario() -> None:
+        database = Database("sqlite+aiosqlite:///data/gateway.db", tmp_path)
+        try:
+            leases = LeaseStore(database, "test-owner")
+            await leases.ensure()
+            for i in range(3):
+                raw = [b'{"messageId":"m%d-%d","padding":"%s"}' % (i, n, b"x" * 4000) for n in range(300)]
+                await leases.dead_letter("file", 0, 1, 300, raw, "told to fail")
+                del raw
+            gc.collect()
+            assert referenced_starting_with(b'[{"messageId":"m') == 0  # the dead letters' bodies
+        finally:
+            await database.dispose()
+
+    asyncio.run(scenario())

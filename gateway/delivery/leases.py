@@ -150,9 +150,11 @@ class LeaseStore:
     async def dead_letter(self, sink: str, partition: int, first_seq: int, last_seq: int, raw: list[bytes],
                           error: str) -> None:
         async with self.database.engine.begin() as conn:
-            await conn.execute(dead_letter_table.insert().values(
-                sink=sink, partition=partition, first_seq=first_seq, last_seq=last_seq,
-                events=b"[" + b",".join(raw) + b"]", error=error[:1000], created_at=time.time()))
+            # Values as parameters, not in the statement: SQLAlchemy's compiled cache keeps the first
+            # statement of each shape, which would hold that batch's events for good.
+            await conn.execute(dead_letter_table.insert(), {
+                "sink": sink, "partition": partition, "first_seq": first_seq, "last_seq": last_seq,
+                "events": b"[" + b",".join(raw) + b"]", "error": error[:1000], "created_at": time.time()})
 
 
 async def delete_sink_state(database: Database, sink: str) -> None:

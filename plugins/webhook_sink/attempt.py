@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
@@ -29,6 +30,19 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
+
+
+class _SentOnce(httpx.AsyncByteStream):
+    """A body that lets go of itself once sent. httpx keeps each response and its stream in a
+    reference cycle, which holds the request and so its body until a full garbage collection:
+    measured mid-drain, ten 6.7 MB bodies of attempts long finished were still in memory."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        body, self._body = self._body, b""
+        yield body
 
 
 def new_client(settings: WebhookSettings) -> httpx.AsyncClient:
@@ -67,7 +81,9 @@ async def post(client: httpx.AsyncClient, settings: WebhookSettings, batch_id: s
             headers.update(pinned.headers)
         # httpx times each phase; this bounds the whole attempt, a slow trickle included.
         async with asyncio.timeout(settings.timeout_seconds):
-            request = client.build_request("POST", url, content=body, headers=headers, extensions=extensions)
+            headers["Content-Length"] = str(len(body))  # a stream's length is not known to httpx
+            request = client.build_request("POST", url, content=_SentOnce(body), headers=headers,
+                                           extensions=extensions)
             response = await client.send(request, stream=True)
             try:
                 excerpt = await _excerpt(response)

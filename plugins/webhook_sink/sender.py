@@ -26,15 +26,19 @@ PURGE_EVERY_SECONDS = 1.0
 PRUNE_EVERY_SECONDS = 600.0
 KEEP_DELIVERED_SECONDS = 86400.0
 RECORD_RETRY_WAITS = (0.5, 1.0, 2.0, 4.0, 8.0)
-# Bodies of just-stored batches kept in memory for their first attempt, at most this many bytes.
+# Bodies of just-stored batches kept in memory for their first attempt, at most this many bytes, and for
+# this long: a batch not sent by then (a target behind, a lease gone, a batch deleted) is read back.
 MAX_FRESH_BYTES = 32 * 1024 * 1024
+FRESH_SECONDS = 30.0
 
 
 class Sender:
     def __init__(self, settings: WebhookSettings, policy: RetryPolicy, database: Database,
                  logger: logging.Logger, leases: Callable[[], dict[int, int]] = lambda: {0: 0},
-                 attempt_failed: Callable[[str], None] = lambda error: None) -> None:
+                 attempt_failed: Callable[[str], None] = lambda error: None,
+                 fresh_seconds: float = FRESH_SECONDS) -> None:
         self.settings = settings
+        self.fresh_seconds = fresh_seconds
         self.attempt_failed = attempt_failed
         # Partitions -> epochs this process holds: it sends only their batches, and records an outcome
         # only while the epoch still holds (a zombie's late outcome is refused; the new holder resends).
@@ -48,8 +52,9 @@ class Sender:
         self._client: httpx.AsyncClient | None = None
         self._in_flight: dict[str, asyncio.Task[None]] = {}  # one per batch being sent and recorded
         self._posts: dict[str, asyncio.Future[attempt.Outcome]] = {}  # the HTTP part of those
-        # Bodies of batches just stored, so their first attempt skips reading them back.
-        self._fresh: dict[str, bytes] = {}
+        # Bodies of batches just stored, so their first attempt skips reading them back: id ->
+        # (kept at, partition, body), oldest first.
+        self._fresh: dict[str, tuple[float, int, bytes]] = {}
         self._fresh_bytes = 0
         self._purgeable: list[str] = []  # delivered batches whose payload is still stored
         self._purged_at = 0.0
@@ -78,22 +83,33 @@ class Sender:
         with contextlib.suppress(SQLAlchemyError):
             await self._purge(now=True)
 
-    def offer(self, batch_id: str, payload: bytes) -> None:
-        """A batch was just stored: keep its body at hand (within bounds, by count and by bytes: a
-        10k-event batch is megabytes) and look for work now. One not kept is read back when sent."""
-        if (len(self._fresh) < 2 * self.settings.max_in_flight
+    def keep(self, batch_id: str, partition: int, payload: bytes) -> None:
+        """Keep the body of a batch about to be stored for its first attempt, if a free attempt slot
+        will send it soon (and within a byte bound: a 10k-event batch is megabytes). A sender behind
+        its target reads bodies back instead of holding them while they wait. Kept before the batch's
+        row commits: the sender may pick the batch the moment it does, and a body kept after that
+        would never be taken."""
+        if (len(self._in_flight) + len(self._fresh) < self.settings.max_in_flight
                 and self._fresh_bytes + len(payload) <= MAX_FRESH_BYTES):
-            self._fresh[batch_id] = payload
+            self._fresh[batch_id] = (time.monotonic(), partition, payload)
             self._fresh_bytes += len(payload)
-        self.wake()
 
-    def _take_fresh(self, batch_id: str) -> bytes | None:
-        payload = self._fresh.pop(batch_id, None)
-        if payload is not None:
-            self._fresh_bytes -= len(payload)
-        return payload
+    def take_fresh(self, batch_id: str) -> bytes | None:
+        kept = self._fresh.pop(batch_id, None)
+        if kept is None:
+            return None
+        self._fresh_bytes -= len(kept[2])
+        return kept[2]
+
+    def _drop_stale(self, held: dict[int, int]) -> None:
+        """Bodies not taken in time, or of a partition no longer held here, are read back if ever sent."""
+        oldest = time.monotonic() - self.fresh_seconds
+        for batch_id, (kept_at, partition, _) in list(self._fresh.items()):
+            if kept_at < oldest or partition not in held:
+                self.take_fresh(batch_id)
 
     def wake(self) -> None:
+        """New work: a batch was stored, or one can be sent again."""
         self._wake.set()
 
     async def _run(self) -> None:
@@ -116,6 +132,7 @@ class Sender:
         if free <= 0 or self._stopping:
             return
         held = self.leases()
+        self._drop_stale(held)
         if not held:
             return
         now = time.monotonic()
@@ -127,7 +144,7 @@ class Sender:
 
     async def _send(self, row: store.Due) -> None:
         try:
-            payload = self._take_fresh(row.id) or await store.payload(self.engine, row.id)
+            payload = self.take_fresh(row.id) or await store.payload(self.engine, row.id)
             if payload is None or self._stopping or row.partition not in self.leases():
                 return  # deleted meanwhile, shutting down, or the partition's lease is gone
             assert self._client is not None

@@ -59,8 +59,13 @@ class WebhookSink:
             raise Unavailable(f"webhook {self.ctx.name}: {waiting} batches already wait for the target")
         payload = canonical_array(batch.raw)
         batch_id = str(uuid.uuid4())
-        await store.insert(engine, batch_id, self.ctx.name, len(batch), batch.first_seq, batch.last_seq,
-                           payload, partition=batch.partition,
-                           epoch=batch.epoch or None)  # epoch 0: not under a lease (used alone)
+        self.sender.keep(batch_id, batch.partition, payload)
+        try:
+            await store.insert(engine, batch_id, self.ctx.name, len(batch), batch.first_seq, batch.last_seq,
+                               payload, partition=batch.partition,
+                               epoch=batch.epoch or None)  # epoch 0: not under a lease (used alone)
+        except BaseException:
+            self.sender.take_fresh(batch_id)  # not stored: never to be sent
+            raise
         self._stored_up_to[batch.partition] = (batch.epoch, batch.last_seq)
-        self.sender.offer(batch_id, payload)
+        self.sender.wake()

@@ -47,7 +47,9 @@ async def insert(engine: AsyncEngine, batch_id: str, webhook: str, size: int, fi
     """Store a batch; with ``epoch``, only while that epoch holds the partition's lease (else LeaseLost)."""
     now = time.time()
     async with writing(engine) as conn:
-        await conn.execute(payloads.insert().values(id=batch_id, payload=payload))
+        # Parameters apart from the statement: SQLAlchemy's compiled cache keeps the first statement
+        # of each shape, and with ``.values()`` that one would hold its megabytes of payload for good.
+        await conn.execute(payloads.insert(), {"id": batch_id, "payload": payload})
         await conn.execute(batches.insert().values(
             id=batch_id, webhook=webhook, state=PENDING, size=size, partition=partition, first_seq=first_seq,
             last_seq=last_seq, attempts=0, created_at=now, next_attempt_at=now))
