@@ -27,7 +27,7 @@ MAX_LAG = 2.0
 # second per connection, so the pause (not the answer's latency) sets the pace, and more connections
 # carry a higher rate.
 PER_CONNECTION_RPS = 10
-STEPS = (2_500, 5_000, 10_000, 15_000, 20_000, 25_000, 30_000, 40_000)
+STEPS = (2_500, 5_000, 10_000, 15_000, 20_000, 25_000, 30_000, 40_000, 50_000, 60_000, 80_000)
 
 
 @dataclass

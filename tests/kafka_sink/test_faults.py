@@ -18,7 +18,7 @@ import pytest
 
 from tests.kafka_sink.conftest import kafka_sink
 from tests.reliability.support import SEGMENT_KEY, config
-from tests.support.kafka import Broker, broker_session, consume, create_topics
+from tests.support.kafka import Broker, broker_session, consume, consume_all, create_topics
 from tests.support.server import RunningGateway, wait_until
 
 pytestmark = pytest.mark.timeout(180)
@@ -128,7 +128,7 @@ def test_a_broker_that_hangs_mid_load_loses_nothing_and_duplicates_are_bounded(
         wait_until(lambda: len(poster.acked) > floor, timeout=30, message="load after the broker is back")
     acked = set(poster.acked)
     wait_until(lambda: lag(gw) == 0, timeout=60, message="the sink caught up")
-    messages = consume(broker, topic, count=len(acked), timeout=30)
+    messages = consume_all(broker, topic, timeout=30)
     got = Counter(ids_of(messages))
     assert acked <= set(got), f"{len(acked - set(got))} acknowledged events never arrived"
     assert set(got) <= acked

@@ -122,8 +122,9 @@ def create_topics(broker: Broker, *names: str, partitions: int = 3) -> None:
     asyncio.run(_create_topics(broker.bootstrap, list(names), partitions))
 
 
-async def _consume(bootstrap: str, topics: list[str], count: int, timeout: float) -> list[Message]:
-    """Everything on ``topics`` from the beginning, until ``count`` messages or ``timeout`` seconds."""
+async def _consume(bootstrap: str, topics: list[str], count: int | None, timeout: float) -> list[Message]:
+    """Everything on ``topics`` from the beginning, until ``count`` messages or ``timeout`` seconds;
+    with ``count`` None, up to each partition's end as it was when reading began."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
@@ -136,11 +137,21 @@ async def _consume(bootstrap: str, topics: list[str], count: int, timeout: float
         assert parts, f"the broker has no topic {topics}"
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
+        ends = await consumer.end_offsets(parts) if count is None else {}
+
+        def done() -> bool:
+            if count is not None:
+                return len(out) >= count
+            return all(ends[p] <= (next_offset.get(p) or 0) for p in parts)
+
+        next_offset: dict[Any, int] = {}
         deadline = time.monotonic() + timeout
-        while len(out) < count and time.monotonic() < deadline:
+        while not done() and time.monotonic() < deadline:
             got = await consumer.getmany(timeout_ms=500, max_records=10000)
-            for records in got.values():
+            for part, records in got.items():
                 out += [Message(r.topic, r.partition, r.offset, r.key, r.value, dict(r.headers)) for r in records]
+                if records:
+                    next_offset[part] = records[-1].offset + 1
     finally:
         await _stop(consumer)
     return out
@@ -159,4 +170,10 @@ async def _stop(consumer: Any) -> None:
 
 def consume(broker: Broker, *topics: str, count: int, timeout: float = 30) -> list[Message]:
     return asyncio.run(_consume(broker.bootstrap, list(topics), count, timeout))
+
+
+def consume_all(broker: Broker, *topics: str, timeout: float = 30) -> list[Message]:
+    """Every message on ``topics`` now, duplicates included. Reading ``count`` messages instead stops
+    short of the last events when a redelivered batch put some of them there twice."""
+    return asyncio.run(_consume(broker.bootstrap, list(topics), None, timeout))
 
