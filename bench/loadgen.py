@@ -54,16 +54,21 @@ class Load:
 
 
 def run_wrk(url: str, body: bytes, *, seconds: float, connections: int, threads: int = 1,
-            authorization: str | None = None, delay_ms: int = 0, targets: list[str] | None = None) -> Load:
+            authorization: str | None = None, delay_ms: int = 0, rate: float = 0,
+            targets: list[str] | None = None) -> Load:
     """One wrk run on ``url``; with ``targets`` (``host:port`` each) one thread per target, the
-    connections split evenly between them (``threads`` is then the number of targets)."""
+    connections split evenly between them (``threads`` is then the number of targets).
+
+    ``rate`` (requests a second in all) offers an open-loop load: requests leave on a fixed
+    schedule whatever the answers' latency, as long as a connection is free; ``delay_ms`` instead
+    pauses each connection after each answer."""
     if targets:
         threads = len(targets)
     with tempfile.NamedTemporaryFile(prefix="bench-body-", suffix=".json") as body_file:
         body_file.write(body)
         body_file.flush()
         env = {**os.environ, "BENCH_BODY": body_file.name, "BENCH_AUTH": authorization or "",
-               "BENCH_DELAY_MS": str(delay_ms),
+               "BENCH_DELAY_MS": str(delay_ms), "BENCH_RATE": str(rate / threads if rate else 0),
                "BENCH_TARGETS": ",".join(targets or ())}
         command = [ensure_wrk(), "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
                    "--timeout", "10s", "-s", str(SCRIPT), url]

@@ -147,7 +147,7 @@ class Bench:
         return load
 
     def sustained(self) -> None:
-        """Row 3s: the highest paced rate at which the SQLite sink and stdout keep up (lag < 2 s)."""
+        """Row 3s: the highest offered rate at which the SQLite sink and stdout keep up (lag < 2 s)."""
         s = self.setup
         if not s.sqlite:
             self.rows.append(Row("3s", "sustained /v1/batch, SQLite sink + stdout", MISSING))
@@ -173,7 +173,8 @@ class Bench:
         self.notes.append(f"row 3s steps: {tried}")
         rate = best.achieved if best else 0.0
         self.rows.append(Row(
-            "3s", f"{s.batch_path} x{BATCH} SUSTAINED: highest paced rate with SQLite sink + stdout lag < 2 s",
+            "3s", f"{s.batch_path} x{BATCH} SUSTAINED: highest offered rate (open loop) with SQLite sink + "
+                  "stdout lag < 2 s",
             f"{number(rate)} events/s (CPU {best.cpu_us:.0f} us/event, all processes)" if best
             else "no step kept up", ">= 25,000 events/s", verdict(rate >= 25_000),
             "; ".join(p for p in (

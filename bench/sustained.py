@@ -1,6 +1,6 @@
 """The sustained row: the highest rate of ``/v1/batch`` x100 at which the SQLite and stdout sinks keep up.
 
-Paced load in steps of rising offered rate, on a ``gateway serve`` with its defaults: one ingest
+Open-loop load in steps of rising offered rate, on a ``gateway serve`` with its defaults: one ingest
 worker and one delivery worker, so the sinks run in a process of their own. During each step the lag
 of each sink is sampled from outside the gateway, from the sink's own output: the age of the newest
 event in it (the SQLite file's last row, stdout's last line), against now. A step keeps up when no request failed and
@@ -23,10 +23,10 @@ import orjson
 from bench.loadgen import Load, run_wrk
 
 MAX_LAG = 2.0
-# Each connection sends one request, waits for its answer, then pauses: at most this many requests a
-# second per connection, so the pause (not the answer's latency) sets the pace, and more connections
-# carry a higher rate.
-PER_CONNECTION_RPS = 10
+# Requests leave on a fixed schedule (wrk's script, BENCH_RATE) over enough connections that this
+# much latency still leaves one free for each due request: a closed loop (each connection pausing
+# after its answer) offered less as answers slowed, so the row measured latency, not keeping up.
+LATENCY_ALLOWANCE = 0.4
 STEPS = (2_500, 5_000, 10_000, 15_000, 20_000, 25_000, 30_000, 40_000, 50_000, 60_000, 80_000)
 
 
@@ -79,11 +79,11 @@ def stdout_lag(path: Path, now: float) -> float:
 
 def step(url: str, body: bytes, auth: str, offered: float, seconds: float, events_per_request: int,
          sqlite_path: Path, stdout_path: Path, cpu: Callable[[], float]) -> Step:
-    connections = max(2, round(offered / events_per_request / PER_CONNECTION_RPS))
-    delay_ms = max(0, round(connections * events_per_request * 1000 / offered))
+    requests_per_second = offered / events_per_request
+    connections = max(4, round(requests_per_second * LATENCY_ALLOWANCE))
     result: dict[str, Load] = {}
     runner = threading.Thread(target=lambda: result.setdefault("load", run_wrk(
-        url, body, seconds=seconds, connections=connections, authorization=auth, delay_ms=delay_ms)))
+        url, body, seconds=seconds, connections=connections, authorization=auth, rate=requests_per_second)))
     worst = {"sqlite": 0.0, "stdout": 0.0}
     before = cpu()
     runner.start()
