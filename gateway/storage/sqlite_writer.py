@@ -2,12 +2,14 @@
 
 Through the async engine each statement of a commit costs several hops between the event loop
 and aiosqlite's thread, and SQLAlchemy binds parameters row by row in Python. Here one function
-runs the whole transaction on a thread of its own with the plain ``sqlite3`` module, whose
-``executemany`` binds the rows in C. The SQL is compiled once from the same table definitions.
+runs the whole transaction on a thread of its own with the plain ``sqlite3`` module, which binds
+the rows in C, many rows to a statement (``multi_row``). The SQL is compiled once from the same
+table definitions.
 """
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
@@ -17,6 +19,7 @@ from sqlalchemy.sql import ClauseElement
 from gateway.storage.database import Database
 from gateway.storage.log_files import LogFiles, probe
 from gateway.storage.log_health import LogHealth
+from gateway.storage.multi_row import MultiRowInsert
 from gateway.storage.sqlite_thread import SqliteThread
 from gateway.storage.tables import log_table, partition_table, rejection_table
 
@@ -36,7 +39,8 @@ class SqliteWriter:
         assert database.path is not None
         self.files = LogFiles(database.path, health)
         self._thread = SqliteThread(database, "durable-log")
-        self._insert_log = _sql(log_table.insert(), LOG_COLUMNS)
+        self._insert_log = MultiRowInsert(log_table.name, LOG_COLUMNS)
+        self._log_values = itemgetter(*LOG_COLUMNS)
         self._insert_rejection = _sql(rejection_table.insert(), REJECTION_COLUMNS)
         self._upsert_stats = _sql(stats_upsert)
         self._max_seq = _sql(select(func.max(log_table.c.seq)))
@@ -56,7 +60,7 @@ class SqliteWriter:
         conn.execute("BEGIN IMMEDIATE")
         try:
             if rows:
-                conn.executemany(self._insert_log, rows)
+                self._insert_log.run(conn, map(self._log_values, rows))
             if rejections:
                 conn.executemany(self._insert_rejection, rejections)
             for values in stats:
