@@ -23,6 +23,8 @@ from itertools import chain
 from typing import Any
 
 CHUNK = 64
+# SQLite before 3.32 binds at most 999 values a statement: wide rows go in fewer at a time.
+MAX_VALUES = 999
 
 
 class MultiRowInsert:
@@ -30,10 +32,11 @@ class MultiRowInsert:
 
     def __init__(self, table: str, columns: Sequence[str], tail: str = "") -> None:
         self.width = len(columns)
+        self.chunk = _sizes(min(CHUNK, MAX_VALUES // self.width))[0]
         one = "(" + ", ".join("?" * self.width) + ")"
         head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
         suffix = f" {tail}" if tail else ""
-        self._sql = {size: head + ", ".join([one] * size) + suffix for size in _sizes(CHUNK)}
+        self._sql = {size: head + ", ".join([one] * size) + suffix for size in _sizes(self.chunk)}
 
     def run(self, conn: sqlite3.Connection, rows: Iterable[Sequence[Any]]) -> int:
         """Insert ``rows`` (each a sequence of ``width`` values); the number of rows it changed
@@ -42,12 +45,12 @@ class MultiRowInsert:
         if len(flat) % self.width:
             raise ValueError(f"{len(flat)} values do not make rows of {self.width}")
         before = conn.total_changes
-        step = CHUNK * self.width
+        step = self.chunk * self.width
         full = len(flat) - len(flat) % step
         if full:
-            conn.executemany(self._sql[CHUNK], (flat[i:i + step] for i in range(0, full, step)))
+            conn.executemany(self._sql[self.chunk], (flat[i:i + step] for i in range(0, full, step)))
         start, left = full, (len(flat) - full) // self.width
-        for size in _sizes(CHUNK // 2):  # the rest, largest part first: at most log2(CHUNK) statements
+        for size in _sizes(self.chunk // 2):  # the rest, largest part first: at most log2(chunk) statements
             if left >= size:
                 conn.execute(self._sql[size], flat[start:start + size * self.width])
                 start += size * self.width
@@ -56,9 +59,10 @@ class MultiRowInsert:
 
 
 def _sizes(largest: int) -> list[int]:
-    """``largest`` and every power of two below it, largest first."""
+    """The powers of two up to ``largest``, largest first."""
+    size = 1 << (largest.bit_length() - 1) if largest >= 1 else 0
     sizes = []
-    while largest >= 1:
-        sizes.append(largest)
-        largest //= 2
+    while size >= 1:
+        sizes.append(size)
+        size //= 2
     return sizes

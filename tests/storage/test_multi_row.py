@@ -74,3 +74,15 @@ def test_a_failing_row_fails_the_run_and_its_transaction_rolls_back(conn: sqlite
         insert.run(conn, [(f"id-{i}", None) for i in range(CHUNK)] + [("id-5", None)])
     conn.execute("ROLLBACK")
     assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)
+
+
+def test_wide_rows_stay_under_the_oldest_sqlite_variable_limit(conn: sqlite3.Connection) -> None:
+    # SQLite before 3.32 refuses a statement binding more than 999 values.
+    columns = [f"c{i}" for i in range(40)]
+    conn.execute(f"CREATE TABLE wide ({', '.join(columns)})")
+    conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+    insert = MultiRowInsert("wide", columns)
+    assert insert.chunk * len(columns) <= 999 and insert.chunk == 16  # a power of two, as large as fits
+    rows = [tuple(range(n, n + 40)) for n in range(100)]
+    assert insert.run(conn, rows) == 100
+    assert conn.execute("SELECT * FROM wide").fetchall() == rows
