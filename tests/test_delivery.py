@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import sqlite3
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from gateway.delivery.leases import LeaseStore
+from gateway.delivery.worker import BUSY_RETRY_SECONDS
 from gateway.storage.database import Database
+from gateway.storage.state_tables import dead_letter_table
 from tests.conftest import PROBE_CONFIG, GatewayFactory
 from tests.support.references import referenced_starting_with
 from tests.support.server import RunningGateway, wait_until
@@ -63,6 +67,30 @@ def test_a_bad_sink_holds_up_nobody_and_catches_up(gateway_factory: GatewayFacto
     control(gw, "")
     wait_until(lambda: set(file_ids(gw)) == set(ids), timeout=20, message="file sink caught up")
     assert file_ids(gw) == ids, "a sink receives events in log order"
+
+
+def test_a_busy_sink_is_not_failing_its_events_wait_in_the_log_and_flow_once_it_has_room(
+        gateway_factory: GatewayFactory) -> None:
+    # A one-second retry window: were "busy" a failure, the batch would be a dead letter within seconds,
+    # never offered to the sink again, and the failure backoff would have grown meanwhile.
+    gw = gateway_factory(PROBE_CONFIG + FILE_SINK.replace("retry_max_seconds = 0.5", "retry_max_seconds = 60")
+                         + "retry_for_seconds = 1\n", run=False)
+    control(gw, "busy")
+    gw.start()
+    ids = send(gw, 20)
+    time.sleep(5)  # several busy answers, the later ones past the retry window had they been failures
+    assert file_ids(gw) == []
+    assert 'gateway_sink_failures_total{sink="file"} 0.0' in gw.get("/metrics").text
+    control(gw, "")
+    freed = time.monotonic()
+    wait_until(lambda: set(file_ids(gw)) == set(ids), timeout=30, message="events delivered once not busy")
+    # offered again at the busy pace, not after a failure backoff grown to retry_max_seconds
+    assert time.monotonic() - freed < BUSY_RETRY_SECONDS + 10
+    with sqlite3.connect(gw.dir / "data" / "gateway-delivery.db") as db:
+        assert db.execute(f"SELECT count(*) FROM {dead_letter_table.name}").fetchone() == (0,)
+    logged = gw.stderr()
+    assert "sink file is busy, 20 events wait in the log" in logged and "takes events again" in logged
+    assert "failed to take" not in logged
 
 
 def test_each_sink_resumes_from_its_own_cursor_after_restart(gateway_factory: GatewayFactory) -> None:

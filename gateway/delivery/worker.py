@@ -17,6 +17,7 @@ from typing import Any
 from gateway.delivery.fence import LeaseLost
 from gateway.delivery.leases import Lease, LeaseStore
 from gateway.delivery.runner import SinkRunner
+from gateway.errors import Unavailable
 from gateway.retry import RetryPolicy
 from gateway.sinks import Batch, event_filter
 from gateway.storage.queries import LogReader, LogRow
@@ -34,6 +35,9 @@ BATCH_MAX_BYTES = 16 * 1024 * 1024
 # events is not known yet (100 of the largest, 32 KiB, are 3.2 MB past the bound at most).
 READ_CHUNK_EVENTS = 1000
 FIRST_READ_EVENTS = 100
+# A sink that says it is busy (raises Unavailable) is offered the batch again this often, whatever
+# its failure backoff has grown to: it is alive, and it takes events again as soon as it has room.
+BUSY_RETRY_SECONDS = 1.0
 
 
 class PartitionWorker:
@@ -54,6 +58,7 @@ class PartitionWorker:
         self.keep = event_filter(settings.get("events"))
         self.policy = RetryPolicy.from_settings(settings, initial=1.0, maximum=60.0)
         self.failures = 0
+        self.busy_since: float | None = None
         self._delivered_at = 0.0
         self._stopping = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
@@ -165,6 +170,18 @@ class PartitionWorker:
                 break
             except LeaseLost:
                 raise
+            except Unavailable as busy:
+                # Back-pressure, not a failure (a webhook whose target is down, holding as many batches
+                # as it may): the events are safest in the log, so nothing is counted as failed and the
+                # batch never expires into a dead letter for it; it goes to the sink once it has room.
+                first_failure = None
+                if self.busy_since is None:
+                    self.busy_since = time.monotonic()
+                    log.info("sink %s is busy, %d events wait in the log (partition %d): %s", name, len(batch),
+                             lease.partition, busy.message)
+                await self._sleep(BUSY_RETRY_SECONDS)
+                if not self._go_on():
+                    return
             except Exception as exc:
                 now = time.monotonic()
                 first_failure = first_failure or now
@@ -181,6 +198,10 @@ class PartitionWorker:
                 if not self._go_on():
                     return  # the batch stays behind the cursor; the lease's next holder retries it
         self.failures = 0
+        if self.busy_since is not None:
+            log.info("sink %s takes events again after %.1f s busy (partition %d)", name,
+                     time.monotonic() - self.busy_since, lease.partition)
+            self.busy_since = None
         await self._advance(last)
         self.cursor = last
         self._delivered_at = time.monotonic()

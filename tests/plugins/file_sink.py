@@ -1,4 +1,4 @@
-"""A test-only sink writing events to a file, steered by a control file: "" ok, "fail", or "hang".
+"""A test-only sink writing events to a file, steered by a control file: "" ok, "fail", "busy" or "hang".
 
 ``start_delay_seconds`` makes its start take that long, as a sink's that connects somewhere first."""
 
@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from gateway import Batch, SinkContext, SinkType, hookimpl
+from gateway import Batch, SinkContext, SinkType, Unavailable, hookimpl
 
 
 class FileSink:
@@ -25,6 +25,8 @@ class FileSink:
         mode = self.control.read_text().strip() if self.control.exists() else ""
         if mode == "fail":
             raise RuntimeError("told to fail")
+        if mode == "busy":  # back-pressure, as a webhook sink holding all the batches it may
+            raise Unavailable("told to be busy")
         if mode == "hang":
             while (self.control.read_text().strip() if self.control.exists() else "") == "hang":
                 await asyncio.sleep(0.05)
