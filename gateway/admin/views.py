@@ -75,17 +75,23 @@ def source_json(source: Source, dialect: Dialect, record: Record | None, stats: 
 
 
 def _json_or_text(data: bytes | None) -> Any:
+    """Stored JSON, to go into an answer as the bytes it is (``orjson.Fragment``), else as text.
+
+    Not parsed and written again: an item nested nearly as deep as orjson writes (it was stored,
+    so it was written once) would pass that depth inside the answer's own objects and fail it.
+    """
     if data is None:
         return None
     try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:  # a payload cut at the storage limit is no longer JSON
+        orjson.loads(data)  # only to tell JSON from a payload cut at the storage limit
+    except orjson.JSONDecodeError:
         return data.decode("utf-8", "replace")
+    return orjson.Fragment(data)
 
 
 def event_json(row: Any) -> dict[str, Any]:
     """A logged event: the canonical event and, as ``raw``, the item the client sent."""
-    return {"seq": int(row.seq), "received_at": iso(row.received_at), "event": orjson.loads(row.event),
+    return {"seq": int(row.seq), "received_at": iso(row.received_at), "event": orjson.Fragment(row.event),
             "raw": _json_or_text(row.raw)}
 
 

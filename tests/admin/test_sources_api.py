@@ -117,6 +117,28 @@ def test_rejections_show_reason_and_payload(gw: RunningGateway) -> None:
     assert source["last_error"] == "event may not be forbidden-word"
 
 
+def nested(depth: int) -> dict:
+    value: dict = {"leaf": 1}
+    for _ in range(depth - 1):
+        value = {"a": value}
+    return value
+
+
+def test_events_and_rejections_nested_as_deep_as_stored_are_shown(gw: RunningGateway) -> None:
+    # Stored means written once at this depth; shown inside the answer's own objects it is a few levels
+    # deeper, past what orjson writes (a 500 once: found by the fuzz test).
+    key = create(gw, "deep")["credentials"]["write_key"]
+    deep = nested(251)
+    r = gw.post("/probe/batch", json={"batch": [{"event": "fine", "properties": deep},
+                                                {"event": "forbidden-word", "properties": deep}]}, auth=(key, ""))
+    assert r.status_code == 200, r.text
+    events = get(gw, "/api/v1/sources/deep/events")["events"]
+    assert [e["event"]["properties"] for e in events] == [deep]
+    assert [e["raw"] for e in events] == [{"event": "fine", "properties": deep}]
+    rejections = get(gw, "/api/v1/sources/deep/rejections")["rejections"]
+    assert [r["payload"] for r in rejections] == [{"event": "forbidden-word", "properties": deep}]
+
+
 def test_status_says_why_when_every_event_was_rejected(gw: RunningGateway) -> None:
     key = create(gw, "allbad")["credentials"]["write_key"]
     r = gw.post("/probe/track", json={"event": "forbidden-word"}, auth=(key, ""))
