@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -44,10 +44,13 @@ class KeyLocations:
     query_params: tuple[str, ...] = ("token",)
     header: str | None = None
     body_fields: tuple[str, ...] = ()
+    # Worked out once here, not on each request that looks for a key.
+    header_styles: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    body_paths: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
 
-    @property
-    def header_styles(self) -> tuple[str, ...]:
-        return tuple(s for s in self.styles if s in HEADER_STYLES)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "header_styles", tuple(s for s in self.styles if s in HEADER_STYLES))
+        object.__setattr__(self, "body_paths", tuple(tuple(path.split(".")) for path in self.body_fields))
 
     @property
     def in_body(self) -> bool:
@@ -107,8 +110,8 @@ class KeyLocations:
         """Take the key out of a parsed body: every declared path is removed (so no copy of a key is
         stored), and all the values found must be one and the same key."""
         found: list[Any] = []
-        for path in self.body_fields:
-            _pop_path(body, path.split("."), found)
+        for path in self.body_paths:
+            _pop_path(body, path, found)
         if not found:
             return None
         first = found[0]
@@ -118,7 +121,7 @@ class KeyLocations:
         return first
 
 
-def _pop_path(root: Any, parts: list[str], found: list[Any]) -> None:
+def _pop_path(root: Any, parts: tuple[str, ...], found: list[Any]) -> None:
     # A loop with its own stack, not recursion: a client's arrays nested a thousand deep (JSON parses
     # 1,024 levels) would exhaust the interpreter's stack, a 500 on a request that must get a 4xx.
     last = len(parts) - 1

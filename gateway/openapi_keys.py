@@ -54,7 +54,7 @@ def security(keys: KeyLocations, schemes: Schema) -> list[dict[str, list[str]]]:
 def body_paths(keys: KeyLocations) -> list[list[str]]:
     """The body field paths the route reads a key from, split at the dots (none unless the route's
     styles include ``body_write_key``: elsewhere the fields are only removed, never a key)."""
-    return [path.split(".") for path in keys.body_fields] if keys.in_body else []
+    return [list(path) for path in keys.body_paths] if keys.in_body else []
 
 
 def key_fields(paths: Iterable[Sequence[str]]) -> Schema | None:

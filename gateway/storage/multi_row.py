@@ -32,7 +32,7 @@ class MultiRowInsert:
 
     def __init__(self, table: str, columns: Sequence[str], tail: str = "") -> None:
         self.width = len(columns)
-        self.chunk = _sizes(min(CHUNK, MAX_VALUES // self.width))[0]
+        self.chunk = _sizes(max(1, min(CHUNK, MAX_VALUES // self.width)))[0]
         one = "(" + ", ".join("?" * self.width) + ")"
         head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
         suffix = f" {tail}" if tail else ""

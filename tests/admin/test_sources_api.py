@@ -9,6 +9,7 @@ import pytest
 
 from tests.admin.support import ADMIN, CONFIG, create, get, send
 from tests.conftest import GatewayFactory
+from tests.support.payloads import nested_object
 from tests.support.server import RunningGateway
 
 
@@ -117,18 +118,11 @@ def test_rejections_show_reason_and_payload(gw: RunningGateway) -> None:
     assert source["last_error"] == "event may not be forbidden-word"
 
 
-def nested(depth: int) -> dict:
-    value: dict = {"leaf": 1}
-    for _ in range(depth - 1):
-        value = {"a": value}
-    return value
-
-
 def test_events_and_rejections_nested_as_deep_as_stored_are_shown(gw: RunningGateway) -> None:
     # Stored means written once at this depth; shown inside the answer's own objects it is a few levels
     # deeper, past what orjson writes (a 500 once: found by the fuzz test).
     key = create(gw, "deep")["credentials"]["write_key"]
-    deep = nested(251)
+    deep = nested_object(251)
     r = gw.post("/probe/batch", json={"batch": [{"event": "fine", "properties": deep},
                                                 {"event": "forbidden-word", "properties": deep}]}, auth=(key, ""))
     assert r.status_code == 200, r.text

@@ -30,6 +30,7 @@ from tests.reliability.support import (
     log_ids,
     right_auth,
 )
+from tests.support.payloads import nested_object
 from tests.support.server import RunningGateway
 
 pytestmark = pytest.mark.timeout(240)
@@ -58,9 +59,7 @@ def test_an_item_nested_past_what_can_be_written_back_is_its_400_and_the_others_
         gw: RunningGateway) -> None:
     # orjson reads 1,024 levels but writes 254: such an item is parsed, then refused alone, its
     # rejection kept without a payload (the admin views of those depths: tests/admin/test_sources_api.py).
-    deep: dict[str, Any] = {"leaf": 1}
-    for _ in range(300):
-        deep = {"a": deep}
+    deep = nested_object(301)
     path = "/v1/batch"
     events = [{"type": "track", "event": "Deep", "userId": "u1", "messageId": m, **extra}
               for m, extra in (("deep-kept-1", {}), ("deep-refused", {"properties": deep}), ("deep-kept-2", {}))]
