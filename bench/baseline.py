@@ -1,7 +1,8 @@
 """Row 1's yardstick: a bare Starlette app that reads a JSON body, parses it and answers 200.
 
-It is served exactly as the gateway is: the Hypercorn settings come from the same config file
-through ``gateway.server``, on the same event loop, with the same garbage-collector tuning. Usage:
+It is served exactly as the gateway is: on the config's ``[server] engine`` (row 1: Hypercorn, row 1u:
+uvicorn), its settings from the same config file through ``gateway.server`` or
+``gateway.uvicorn_server``, on the same event loop, with the same garbage-collector tuning. Usage:
 ``python bench/baseline.py CONFIG PORT``.
 """
 
@@ -20,8 +21,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway import startup
 from gateway.config import load_config
 from gateway.server import _install_uvloop, hypercorn_config, settle_heap
+from gateway.uvicorn_server import serve_uvicorn
 
 
 async def accept(request: Request) -> Response:
@@ -40,7 +43,10 @@ async def main(config_path: Path, port: int) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await serve(app, hypercorn_config(config), shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+    if config.server.engine == "uvicorn":
+        await serve_uvicorn(app, config, startup.bind(config.server.host, port), stop)
+    else:
+        await serve(app, hypercorn_config(config), shutdown_trigger=stop.wait)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

@@ -77,8 +77,8 @@ class Setup:
     def sink_label(self) -> str:
         return "SQLite sink on" if self.sqlite else "stdout sink to a file (SQLite sink missing)"
 
-    def ingest_config(self, workers: int = 1, stdout: bool = False) -> str:
-        parts = [self._top(), _server(workers), _STORAGE, *self._sources()]
+    def ingest_config(self, workers: int = 1, stdout: bool = False, engine: str = "hypercorn") -> str:
+        parts = [self._top(), _server(workers, engine), _STORAGE, *self._sources()]
         if self.sqlite:
             parts.append('[[sinks]]\nname = "events-db"\ntype = "sqlite"\n'
                          'url = "sqlite+aiosqlite:///data/events.db"\n')
@@ -123,5 +123,6 @@ class Setup:
 _STORAGE = '[storage]\nurl = "sqlite+aiosqlite:///data/gateway.db"\n\n[admin]\napi_key = "bench-admin-key"\n'
 
 
-def _server(workers: int) -> str:
-    return f"[server]\nworkers = {workers}\n"
+def _server(workers: int, engine: str = "hypercorn") -> str:
+    return f'[server]\nworkers = {workers}\nengine = "{engine}"\n'
+

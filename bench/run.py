@@ -84,11 +84,11 @@ class Bench:
             self.notes.append(f"the {sink} sink needed {took:.0f} s after {after} to take the whole log")
 
     # -- the rows ------------------------------------------------------------------------------
-    def baseline(self) -> Load:
-        directory = self.workdir / "baseline"
+    def baseline(self, engine: str = "hypercorn") -> Load:
+        directory = self.workdir / f"baseline-{engine}"
         directory.mkdir(parents=True)
         config = directory / "config.toml"
-        config.write_text(self.setup.ingest_config())
+        config.write_text(self.setup.ingest_config(engine=engine))
         app = Helper("baseline.py", str(config), log_dir=directory, env=self.setup.env).wait_ready("POST", "/")
         try:
             url, body, auth = app.url + self.setup.track_path, self.setup.track_body(), self.setup.track_auth
@@ -98,7 +98,9 @@ class Bench:
             load.cpu_us = 1e6 * (app.cpu() - cpu) / max(1, load.requests)
         finally:
             app.stop()
-        self.rows.append(Row("1", "baseline: bare Starlette app, same Hypercorn settings, POST JSON -> 200",
+        number_, what = ("1u", "baseline on uvicorn ([server] engine), the same app and settings") \
+            if engine == "uvicorn" else ("1", "baseline: bare Starlette app, same Hypercorn settings, POST JSON -> 200")
+        self.rows.append(Row(number_, what,
                              f"{number(load.rps)} req/s (p50 {load.p50_ms:.1f} ms, p99 {load.p99_ms:.1f} ms); "
                              f"CPU {load.cpu_us:.0f} us/request",
                              check="ok" if not load.failed else f"{load.failed} failed requests"))
@@ -136,6 +138,26 @@ class Bench:
         finally:
             gateway.close()
         return gateway.dir, track, batch
+
+    def on_uvicorn(self, base: Load) -> None:
+        """Rows 1u-3u: the optional engine, ``[server] engine = "uvicorn"``, the same loads as rows 1-3."""
+        s, c = self.setup, self.args.connections
+        base_u = self.baseline("uvicorn")
+        gateway = self.start("uvicorn", s.ingest_config(engine="uvicorn"))
+        try:
+            track, check = self.measure(gateway, s.track_path, s.track_body(), s.track_auth, 1, c, "track-uvicorn")
+            self.rows.append(Row(
+                "2u", f"row 2 on uvicorn: {s.track_path}, 1 event/request, durable ack, {s.sink_label}",
+                f"{number(track.rps)} req/s, p50 {track.p50_ms:.1f} ms, p99 {track.p99_ms:.1f} ms, "
+                f"{track.rps / base.rps:.2f} x (1), {track.rps / base_u.rps:.2f} x (1u); CPU {track.cpu_us:.0f} "
+                "us/request", check=check))
+            self.settle(gateway, "row 2u")
+            self.many(gateway, "3u", f"row 3 on uvicorn: {s.batch_path}, {BATCH} events/request", s.batch_path,
+                      s.batch_body(BATCH), s.track_auth)
+            self.settle(gateway, "row 3u")
+            self.rss["uvicorn"] = max(gateway.peak_rss().values())
+        finally:
+            gateway.close()
 
     def many(self, gateway: BenchGateway, number_: str, what: str, path: str, body: bytes, auth: str | None,
              target: str = "", floor: float = 0) -> Load:
@@ -264,6 +286,7 @@ class Bench:
         """Rows 1-7, on a SQLite log."""
         base = self.baseline()
         directory, track, batch = self.ingestion(base)
+        self.on_uvicorn(base)
         self.sink_alone()
         self.sustained()
         try:

@@ -64,6 +64,7 @@ def summary(config: Config, host: str, port: int) -> list[str]:
     lines = [
         f"admin: {url}/admin" if config.admin_key else "admin: off (set [admin] api_key to use /admin)",
         f"durable log: {redact(config.storage.url)}",
+        f"http engine: {config.server.engine}" + (" (httptools)" if config.server.engine == "uvicorn" else ""),
     ]
     if not config.sources:
         lines.append("sources: none yet (add a [[sources]] table, or create one on /admin)")

@@ -18,6 +18,7 @@ SERVER: dict[str, Any] = {
         "host": {"type": "string", "minLength": 1},
         "port": {"type": "integer", "minimum": 0, "maximum": 65535},
         "workers": POSITIVE_INT,
+        "engine": {"enum": ["hypercorn", "uvicorn"]},
         "trusted_proxies": {"type": "array", "items": {"type": "string"}},
         "body_timeout_seconds": {"type": "number", "exclusiveMinimum": 0},
         "keep_alive_seconds": {"type": "number", "exclusiveMinimum": 0},

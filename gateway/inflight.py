@@ -4,7 +4,7 @@ bytes held by all requests in flight are capped.
 Ambiguous framing: a request with both ``Transfer-Encoding`` and ``Content-Length`` is how
 request smuggling starts (a proxy in front may frame it by the other header). RFC 9112 6.3
 lets a server reject it or close the connection after answering; it is refused with 400 and the
-connection closed.
+connection closed, as is a ``Transfer-Encoding`` other than one ``chunked``.
 
 Bytes in flight: every request body is held in memory while it is parsed, mapped and committed,
 several times over as Python objects. Without a cap, enough clients posting big batches at once
@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import GatewayError, Unavailable
 from gateway.memory import MemoryTrim
+from gateway.protocol_errors import refusal
 from gateway.responses import send_json
 
 RETRY_AFTER_SECONDS = 1
@@ -40,17 +41,21 @@ class InflightLimit:
             await self.app(scope, receive, send)
             return
         length: bytes | None = None
-        framed_by_encoding = False
+        encoding: bytes | None = None
         for name, value in scope["headers"]:
             if name == b"content-length":
                 length = value
             elif name == b"transfer-encoding":
-                framed_by_encoding = True
-        if length is not None and framed_by_encoding:
-            await _refuse(send, GatewayError(
-                "the request has both Transfer-Encoding and Content-Length; send one of them",
-                code="ambiguous_framing", detail={"headers": ["Transfer-Encoding", "Content-Length"]}))
-            return
+                encoding = value
+        if encoding is not None:
+            # h11 refuses a coding other than one "chunked" before the app; httptools (uvicorn) passes
+            # e.g. "gzip, chunked". Either way the client hears what the HTTP layer's refusal says.
+            refused = "ambiguous_framing" if length is not None else \
+                None if encoding.strip().lower() == b"chunked" else "unsupported_transfer_encoding"
+            if refused:
+                status, body = refusal(refused)
+                await send_json(send, status, body, {"Connection": "close"})
+                return
         declared = int(length) if length is not None and length.isdigit() else 0
         if declared and self.in_flight and self.in_flight + declared > self.max_bytes:
             await _refuse(send, self._busy())

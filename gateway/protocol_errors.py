@@ -1,4 +1,7 @@
-"""The error shape also for the answers Hypercorn gives itself, before a request reaches the app.
+"""The error shape also for the answers the HTTP server gives itself, before a request reaches the app.
+
+The answers (``REFUSALS``) serve both engines; the rest of this module is Hypercorn's side (uvicorn's:
+``gateway.uvicorn_server``).
 
 When h11 cannot parse a request (a header block past its size limit: 431; a malformed request
 line, conflicting Content-Length values: 400; a Transfer-Encoding other than one ``chunked``: 501),
@@ -28,19 +31,34 @@ import orjson
 
 log = logging.getLogger("gateway")
 
-# h11's status -> the status the client is told, with the error's code and message.
-_ANSWERS = {
-    400: (400, "bad_request", "the request is not valid HTTP/1.1 (request line, header syntax or message framing)"),
-    431: (431, "header_too_large", "the request's header block is too large or has too many fields"),
-    501: (400, "unsupported_transfer_encoding", "the only Transfer-Encoding accepted is one 'chunked' (or none, "
-                                                 "with Content-Length)"),
+# What a request the HTTP layer refuses is told: its status and message, by the error's code. Both
+# engines answer from here (uvicorn's parser refusals: ``gateway.uvicorn_server``).
+REFUSALS = {
+    "bad_request": (400, "the request is not valid HTTP/1.1 (request line, header syntax or message framing)"),
+    "header_too_large": (431, "the request's header block is too large or has too many fields"),
+    "unsupported_transfer_encoding": (400, "the only Transfer-Encoding accepted is one 'chunked' (or none, "
+                                           "with Content-Length)"),
+    "ambiguous_framing": (400, "the request has both Transfer-Encoding and Content-Length; send one of them"),
+    "upgrade_not_supported": (400, "a request with a body cannot ask for a protocol upgrade here (the gateway "
+                                   "serves plain HTTP/1.1): send it without 'Connection: Upgrade'"),
 }
+# h11's refusal status -> the code the client is told.
+_H11_CODES = {400: "bad_request", 431: "header_too_large", 501: "unsupported_transfer_encoding"}
+
+
+def refusal(code: str) -> tuple[int, bytes]:
+    """The status and JSON body of the HTTP layer's refusal ``code`` (a key of ``REFUSALS``)."""
+    status, message = REFUSALS[code]
+    return status, orjson.dumps({"code": code, "message": message, "detail": {"status": status}})
 
 
 def answer_for(status: int) -> tuple[int, bytes]:
     """The status and JSON body the client gets for h11's refusal with ``status``."""
-    told, code, message = _ANSWERS.get(status, (status, "http_error", f"the request was refused with HTTP {status}"))
-    return told, orjson.dumps({"code": code, "message": message, "detail": {"status": told}})
+    code = _H11_CODES.get(status)
+    if code is not None:
+        return refusal(code)
+    return status, orjson.dumps({"code": "http_error", "message": f"the request was refused with HTTP {status}",
+                                 "detail": {"status": status}})
 
 
 async def _send_json_error_response(self: Any, status_code: int) -> None:

@@ -1,4 +1,4 @@
-"""Running one worker process: ingest (the app on Hypercorn, on the supervisor's socket) or delivery."""
+"""Running one worker process: ingest (the app on its HTTP engine, on the supervisor's socket) or delivery."""
 
 from __future__ import annotations
 
@@ -70,7 +70,12 @@ async def _serve_ingest(config: Config, sock: socket.socket, announce: bool) -> 
     failed = startup.announce_when_started(app, lambda: log.info("%s", announcement) if announce else None)
     settle_heap()
     try:
-        await serve(app, hypercorn_config(config, sock), shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+        if config.server.engine == "uvicorn":
+            from gateway.uvicorn_server import serve_uvicorn
+
+            await serve_uvicorn(app, config, sock, stop)
+        else:
+            await serve(app, hypercorn_config(config, sock), shutdown_trigger=stop.wait)  # type: ignore[arg-type]
     except Exception as exc:
         startup.raise_start_failure(failed, exc)
         raise

@@ -60,6 +60,7 @@ def test_unset_variable_names_it(tmp_path: Path) -> None:
     (('type = "stdout"', 'type = "stdout"\nbatch_max_events = 0'), ["sinks[0] ('console')", "batch_max_events"]),
     (('type = "stdout"', 'type = "stdout"\nstart = "yesterday"'), ["sinks[0]", "start", "'beginning', 'now'"]),
     (('api_key = "test-admin-key"', 'api_key = "k"\nport = 1'), ["[admin]", "unknown key port"]),
+    (("[storage]", '[server]\nengine = "granian"\n\n[storage]'), ["[server]", "engine", "'hypercorn', 'uvicorn'"]),
 ])
 def test_bad_config_messages(tmp_path: Path, change: tuple[str, str], expected: list[str]) -> None:
     message = error_of(tmp_path, PROBE_CONFIG.replace(*change, 1))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import PROBE_CONFIG, GatewayFactory
 from tests.support.server import wait_until
@@ -120,8 +121,9 @@ def test_kill_minus_9_under_load_loses_nothing_acknowledged(gateway_factory: Gat
     wait_until(all_out, timeout=30, message="every acknowledged event on stdout")
 
 
-def test_sigterm_finishes_in_flight_work_and_exits_cleanly(gateway_factory: GatewayFactory) -> None:
-    gw = gateway_factory(PROBE_CONFIG)
+@pytest.mark.parametrize("engine", ["hypercorn", "uvicorn"])
+def test_sigterm_finishes_in_flight_work_and_exits_cleanly(gateway_factory: GatewayFactory, engine: str) -> None:
+    gw = gateway_factory(PROBE_CONFIG + f'\n[server]\nengine = "{engine}"\n')
     load = Load(gw.url, clients=8).start()
     wait_until(lambda: len(load.acked) > 100, message="load running")
     code = gw.stop()

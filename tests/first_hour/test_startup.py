@@ -6,6 +6,7 @@ import socket
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.first_hour.support import CONFIG, gateway_cli, write_config
 from tests.support.server import RunningGateway, free_port, wait_until
@@ -37,7 +38,7 @@ def test_one_banner_after_the_bind_with_sources_sinks_admin_and_log(tmp_path: Pa
         assert err.count("listening on") == 1 and "Running on" not in err and "hypercorn.error" not in err, err
         for part in (f"gateway listening on http://127.0.0.1:{gw.port}",
                      f"admin: http://127.0.0.1:{gw.port}/admin",
-                     "durable log: sqlite+aiosqlite:///data/gateway.db",
+                     "durable log: sqlite+aiosqlite:///data/gateway.db", "http engine: hypercorn",
                      "source 'backend': dialect segment_style, POST /v1/{track,identify,page,screen,group,alias,"
                      "batch,import,t,i,p,s,g,a,b}, /analytics/v1/{",
                      "; GET /pixel/v1/{track,page}",
@@ -77,24 +78,27 @@ def test_a_log_folder_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
     assert_one_line_failure(result.stderr, "gateway: cannot start:")
 
 
-def test_a_log_that_fails_while_starting_is_one_line(tmp_path: Path) -> None:
-    write_config(tmp_path)
+@pytest.mark.parametrize("engine", ["hypercorn", "uvicorn"])
+def test_a_log_that_fails_while_starting_is_one_line(tmp_path: Path, engine: str) -> None:
+    write_config(tmp_path, CONFIG + f'\n[server]\nengine = "{engine}"\n')
     (tmp_path / "data" / "gateway.db").mkdir(parents=True)  # a folder where the database file should be
     result = gateway_cli("serve", "--port", str(free_port()), cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert_one_line_failure(result.stderr, "gateway: cannot start:")
 
 
-def test_json_log_format(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["hypercorn", "uvicorn"])
+def test_json_log_format(tmp_path: Path, engine: str) -> None:
     import json
 
-    gw = RunningGateway(tmp_path, CONFIG).start(serve_args=("--log-format", "json"))
+    gw = RunningGateway(tmp_path, CONFIG + f'\n[server]\nengine = "{engine}"\n')
+    gw.start(serve_args=("--log-format", "json"))
     try:
         gw.post("/v1/track", json={"event": "x", "userId": "u"})  # no key: refused, logged
         wait_until(lambda: "missing_key" in gw.stderr())
-        records = [json.loads(line) for line in gw.stderr().splitlines() if line.strip()]
-        refused = [r for r in records if r.get("code") == "missing_key"]
-        assert refused and refused[0]["route"] == "/v1/track" and refused[0]["status"] == 401
-        assert any("listening on" in r["message"] for r in records)
     finally:
-        gw.close()
+        gw.close()  # the engine's shutdown lines too must be JSON
+    records = [json.loads(line) for line in gw.stderr().splitlines() if line.strip()]
+    refused = [r for r in records if r.get("code") == "missing_key"]
+    assert refused and refused[0]["route"] == "/v1/track" and refused[0]["status"] == 401
+    assert sum("listening on" in r["message"] for r in records) == 1

@@ -3,6 +3,8 @@
 From the repro: Hypercorn's 431 (a 64 KB header, 10,000 headers) and 400 answers had empty bodies;
 trailing garbage or a second gzip member after a valid body was ignored; a request with both
 ``Transfer-Encoding: chunked`` and ``Content-Length`` got 200 on a connection left open.
+Every test runs on both HTTP engines (``[server] engine``): uvicorn's parser took a 64 KB header
+and ``Transfer-Encoding: gzip, chunked``, and answered its refusals in plain text.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from tests.support.server import RunningGateway
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture(scope="module")
-def gw(module_gateway_factory: Any) -> RunningGateway:
-    gateway: RunningGateway = module_gateway_factory(config(STDOUT), name="protocol")
+@pytest.fixture(scope="module", params=["hypercorn", "uvicorn"])
+def gw(module_gateway_factory: Any, request: pytest.FixtureRequest) -> RunningGateway:
+    gateway: RunningGateway = module_gateway_factory(config(STDOUT, server={"engine": request.param}),
+                                                     name=f"protocol-{request.param}")
     return gateway
 
 
@@ -68,8 +71,11 @@ EVENT = b'{"userId": "u1", "event": "Framed"}'
     (b"Transfer-Encoding: .#C\r\n", 400),
     (b"Transfer-Encoding: gzip, chunked\r\n", 400),
     (b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", 400),
+    (b"Transfer-Encoding: chunked, gzip\r\n", 400),
+    (b"No colon in this header line\r\n", 400),
+    (b"X-Bad\x00Name: v\r\n", 400),
 ])
-def test_hypercorns_own_answers_have_the_error_shape(gw: RunningGateway, extra: bytes, status: int) -> None:
+def test_the_http_engines_own_answers_have_the_error_shape(gw: RunningGateway, extra: bytes, status: int) -> None:
     request = b"POST /v1/track HTTP/1.1\r\nHost: x\r\n" + extra + b"\r\n"
     answer, closed = exchange(gw, request)
     code, headers, body = parse(answer)
@@ -78,6 +84,22 @@ def test_hypercorns_own_answers_have_the_error_shape(gw: RunningGateway, extra: 
     assert {"code", "message", "detail"} <= body.keys(), body
     assert body["detail"]["status"] == status and body["code"] != "http_error", body
     assert closed
+
+
+@pytest.mark.parametrize("in_one_write", [True, False])
+def test_a_head_just_under_the_limit_is_served(gw: RunningGateway, in_one_write: bool) -> None:
+    """The head limit (16 KB, h11's) refuses no ordinary big head: a 14 KB cookie, whole or in pieces."""
+    head = (b"POST /v1/track HTTP/1.1\r\nHost: x\r\nAuthorization: " + AUTH.encode() + b"\r\nCookie: "
+            + b"c" * 14_000 + b"\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(EVENT))
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=10) as sock:
+        if in_one_write:
+            sock.sendall(head + EVENT)
+        else:
+            for start in range(0, len(head), 1000):
+                sock.sendall(head[start:start + 1000])
+            sock.sendall(EVENT)
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
 
 
 def test_content_length_with_transfer_encoding_is_refused_and_the_connection_closed(gw: RunningGateway) -> None:

@@ -1,4 +1,8 @@
-"""Slow and idle clients are cut off by timeouts and do not keep other clients from being served."""
+"""Slow and idle clients are cut off by timeouts and do not keep other clients from being served.
+
+Every test runs on both HTTP engines (``[server] engine``): uvicorn alone has no timeout for a request
+head, so a silent or trickling connection would be held for good.
+"""
 
 from __future__ import annotations
 
@@ -21,10 +25,11 @@ pytestmark = pytest.mark.timeout(90)
 BODY_TIMEOUT = 2
 
 
-@pytest.fixture(scope="module")
-def gw(module_gateway_factory: Any) -> RunningGateway:
+@pytest.fixture(scope="module", params=["hypercorn", "uvicorn"])
+def gw(module_gateway_factory: Any, request: pytest.FixtureRequest) -> RunningGateway:
     gateway: RunningGateway = module_gateway_factory(
-        config(STDOUT, server={"body_timeout_seconds": BODY_TIMEOUT, "keep_alive_seconds": 2}), name="slow")
+        config(STDOUT, server={"body_timeout_seconds": BODY_TIMEOUT, "keep_alive_seconds": 2,
+                               "engine": request.param}), name=f"slow-{request.param}")
     return gateway
 
 

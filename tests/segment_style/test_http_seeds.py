@@ -1,4 +1,5 @@
-"""Every seed example, as its docs send it, through a real gateway to what the stdout sink prints."""
+"""Every seed example, as its docs send it, through a real gateway to what the stdout sink prints,
+on each HTTP engine (``[server] engine``)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from .golden import assert_golden, read_golden
 from .seeds import EXAMPLES, Example
 
 
-@pytest.fixture(scope="module")
-def gateway(module_gateway_factory: GatewayFactory) -> RunningGateway:
-    return module_gateway_factory(CONFIG)
+@pytest.fixture(scope="module", params=["hypercorn", "uvicorn"])
+def gateway(module_gateway_factory: GatewayFactory, request: pytest.FixtureRequest) -> RunningGateway:
+    return module_gateway_factory(CONFIG + f'\n[server]\nengine = "{request.param}"\n', name=request.param)
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e.name)
