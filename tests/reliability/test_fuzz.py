@@ -56,9 +56,12 @@ SEEDS: dict[str, dict[str, Any]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def gw(module_gateway_factory: Any) -> Iterator[RunningGateway]:
-    gateway: RunningGateway = module_gateway_factory(config(STDOUT), name="fuzz")
+@pytest.fixture(scope="module", params=["hypercorn", "uvicorn"])
+def gw(module_gateway_factory: Any, request: pytest.FixtureRequest) -> Iterator[RunningGateway]:
+    """One gateway per HTTP engine (``[server] engine``): each must survive all of it."""
+    gateway: RunningGateway = module_gateway_factory(config(STDOUT, server={"engine": request.param}),
+                                                     name=f"fuzz-{request.param}")
+    INGEST_STATUSES.clear()
     yield gateway
     # The server survived everything: alive, healthy, and it logged no internal error.
     assert gateway.process is not None and gateway.process.poll() is None, "the gateway died"
