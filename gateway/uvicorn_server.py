@@ -37,6 +37,7 @@ import httptools
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from gateway import startup
 from gateway.config import Config
 from gateway.protocol_errors import refusal
 
@@ -167,8 +168,10 @@ def uvicorn_config(app: Any, config: Config) -> uvicorn.Config:
         app, http=protocol,  # type: ignore[arg-type]
         ws="none", lifespan="off", interface="asgi3", log_config=None, access_log=False,
         proxy_headers=False,  # context.ip comes from [server] trusted_proxies alone
-        timeout_keep_alive=max(1, round(config.server.keep_alive_seconds)),
-        timeout_graceful_shutdown=round(config.server.graceful_timeout_seconds),
+        backlog=startup.BACKLOG,  # uvicorn listens on the supervisor's socket again, with this backlog
+        # Both are only handed to call_later and asyncio.timeout: fractions of a second are kept.
+        timeout_keep_alive=config.server.keep_alive_seconds,  # type: ignore[arg-type]
+        timeout_graceful_shutdown=config.server.graceful_timeout_seconds,  # type: ignore[arg-type]
     )
 
 

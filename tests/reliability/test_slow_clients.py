@@ -213,3 +213,18 @@ def test_a_request_head_trickled_byte_by_byte_is_cut_off(gw: RunningGateway) -> 
             pytest.fail("the server read a trickled head for 40 s without cutting it off")
     assert time.monotonic() - started < 20
     assert others.failed == [] and others.ok >= 5, (others.ok, others.failed[:3])
+
+
+def test_an_idle_keep_alive_connection_is_closed_after_keep_alive_seconds(gw: RunningGateway) -> None:
+    body = b'{"type": "track", "event": "kept", "userId": "u"}'
+    with connect(gw) as sock:
+        sock.sendall(request_head("/v1/track", len(body)) + body)
+        answer = b""
+        while not answer.endswith(b"}"):
+            answer += sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
+        answered = time.monotonic()
+        sock.settimeout(10)
+        assert read_answer(sock) == b""  # the server closes the idle connection: recv gives b""
+        idle = time.monotonic() - answered
+    assert 1.5 < idle < 2 + 2.5, idle  # keep_alive_seconds = 2
