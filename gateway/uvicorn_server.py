@@ -11,7 +11,9 @@ engine runs:
 - a head may be at most ``MAX_HEAD_BYTES``, as h11's default in Hypercorn: httptools buffers a
   header of any size;
 - the parser's refusals are answered in the error shape (``gateway.protocol_errors``), not as
-  uvicorn's plain-text 400, and without a log line each (a hostile client could fill the log);
+  uvicorn's plain-text 400, and without a log line each (a hostile client could fill the log); the
+  client's remaining bytes are read and dropped for a moment before the close, so the answer is not
+  lost to a reset, and a refusal never cuts into the answer of a request before it (pipelined);
 - no protocol upgrade is served (nor logged). One difference stays: httptools cannot read the body
   of a request that asks for an upgrade, so such a request with a body is refused with 400
   ``upgrade_not_supported`` where Hypercorn serves it; without a body it is served, then the
@@ -43,6 +45,10 @@ from gateway.protocol_errors import refusal
 
 # h11's default limit for a request's head (request line and headers), which Hypercorn applies.
 MAX_HEAD_BYTES = 16 * 1024
+# After a refusal, how long what the client still sends is read and dropped before the connection
+# closes: closed at once with unread bytes, the kernel resets the connection, and a client still
+# sending its head (a 90 KB one) would get the reset instead of the answer.
+LINGER_SECONDS = 2.0
 
 
 class GatewayHttpProtocol(HttpToolsProtocol):
@@ -56,6 +62,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self._head_received = 0  # bytes received while a head was incomplete: what httptools buffers
         self._head_parsed = 0  # bytes of the current head's request target and complete headers
         self._refusal: str | None = None  # set by a parser callback that refuses the request
+        self._refused = False  # answered and closing: what arrives now is read and dropped
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -66,6 +73,8 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
         self._unset_keepalive_if_required()
         if self._in_head:
             self._head_received += len(data)
@@ -140,12 +149,29 @@ class GatewayHttpProtocol(HttpToolsProtocol):
 
     def _refuse(self, code: str) -> None:
         self._disarm_head_deadline()
+        self._refused = True
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            if cycle.response_started or not cycle.more_body:
+                # An answer is under way, or its request was whole and the refused bytes came after
+                # it (pipelined): that answer goes out alone, then the connection closes.
+                cycle.keep_alive = False
+                self.flow.pause_reading()
+                return
+            # The refused bytes were this request's own body: the refusal is its answer, and the app,
+            # still reading the body, hears that the client is gone.
+            cycle.disconnected = True
+            cycle.message_event.set()
         status, body = refusal(code)
         head = [STATUS_LINE[status], *(name + b": " + value + b"\r\n" for name, value in
                                        self.server_state.default_headers),
                 b"content-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % len(body)]
         self.transport.write(b"".join(head) + body)
-        self.transport.close()
+        if self.transport.can_write_eof():
+            self.transport.write_eof()  # the answer, then FIN; what the client still sends is dropped
+            self.loop.call_later(LINGER_SECONDS, self.transport.close)
+        else:
+            self.transport.close()
 
 
 def _code_for(parser_message: str) -> str:
