@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 from itertools import chain
 from typing import Any
 
@@ -39,6 +40,8 @@ REFUSALS = {
     "unsupported_transfer_encoding": (400, "the only Transfer-Encoding accepted is one 'chunked' (or none, "
                                            "with Content-Length)"),
     "ambiguous_framing": (400, "the request has both Transfer-Encoding and Content-Length; send one of them"),
+    "websocket_not_supported": (400, "the gateway serves no WebSocket: send the request as plain HTTP, without "
+                                     "'Upgrade: websocket'"),
     "upgrade_not_supported": (400, "a request with a body cannot ask for a protocol upgrade here (the gateway "
                                    "serves plain HTTP/1.1): send it without 'Connection: Upgrade'"),
 }
@@ -70,18 +73,39 @@ async def _send_json_error_response(self: Any, status_code: int) -> None:
     await self._send_h11_event(h11.EndOfMessage())
 
 
-def install() -> bool:
-    """Make Hypercorn's own HTTP/1.1 error answers JSON; False (and a warning) when it cannot."""
-    try:
-        from hypercorn.protocol.h11 import H11Protocol
-    except ImportError:
-        return False
-    original = getattr(H11Protocol, "_send_error_response", None)
-    if original is _send_json_error_response:
+async def _send_json_websocket_refusal(self: Any, status_code: int) -> None:
+    # Hypercorn's WebSocket stream refuses a handshake (400: invalid; 403: the app has no WebSocket
+    # route) with an empty body. Whichever, the reason is the same here.
+    from hypercorn.protocol.events import Body, EndBody, Response
+
+    _, message = REFUSALS["websocket_not_supported"]
+    body = orjson.dumps({"code": "websocket_not_supported", "message": message, "detail": {"status": status_code}})
+    await self.send(Response(stream_id=self.stream_id, status_code=status_code, headers=[
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close")]))
+    await self.send(Body(stream_id=self.stream_id, data=body))
+    await self.send(EndBody(stream_id=self.stream_id))
+    await self.config.log.access(self.scope, {"status": status_code, "headers": []}, time.time() - self.start_time)
+
+
+def _replace(cls: Any, replacement: Any, what: str) -> bool:
+    original = getattr(cls, "_send_error_response", None)
+    if original is replacement:
         return True
     if original is None or list(inspect.signature(original).parameters) != ["self", "status_code"]:
-        log.warning("this Hypercorn version writes its own 4xx answers differently: they stay without a "
-                    "JSON body")
+        log.warning("this Hypercorn version writes its own %s differently: they stay without a JSON body", what)
         return False
-    H11Protocol._send_error_response = _send_json_error_response  # type: ignore[method-assign]
+    cls._send_error_response = replacement
     return True
+
+
+def install() -> bool:
+    """Make Hypercorn's own HTTP/1.1 error answers and WebSocket refusals JSON; False (and a warning)
+    when it cannot."""
+    try:
+        from hypercorn.protocol.h11 import H11Protocol
+        from hypercorn.protocol.ws_stream import WSStream
+    except ImportError:
+        return False
+    return (_replace(H11Protocol, _send_json_error_response, "4xx answers")
+            & _replace(WSStream, _send_json_websocket_refusal, "WebSocket refusals"))

@@ -31,8 +31,9 @@ def gw(module_gateway_factory: Any, request: pytest.FixtureRequest) -> RunningGa
     return gateway
 
 
-def exchange(gw: RunningGateway, request: bytes, timeout: float = 10) -> tuple[bytes, bool]:
-    """Send raw bytes; return everything answered and whether the server closed the connection."""
+def exchange(gw: RunningGateway, request: bytes, timeout: float = 10, wait_close: bool = True) -> tuple[bytes, bool]:
+    """Send raw bytes; return everything answered and whether the server closed the connection
+    (with ``wait_close=False``, as soon as one whole answer is in: a kept-alive connection stays open)."""
     with socket.create_connection(("127.0.0.1", gw.port), timeout=timeout) as sock:
         sock.sendall(request)
         data = b""
@@ -48,6 +49,8 @@ def exchange(gw: RunningGateway, request: bytes, timeout: float = 10) -> tuple[b
                 length = [int(line.split(b":")[1]) for line in head.split(b"\r\n")
                           if line.lower().startswith(b"content-length:")]
                 if length and len(body) >= length[0]:
+                    if not wait_close:
+                        break
                     sock.settimeout(2)  # answered in full: does the server now close?
         except TimeoutError:
             pass
@@ -164,6 +167,23 @@ def test_garbage_pipelined_after_a_good_request_leaves_its_answer_whole(gw: Runn
 PIPELINED = b'{"userId": "u1", "event": "Pipelined"}'
 
 
+WS_HANDSHAKE = b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+
+
+@pytest.mark.parametrize("handshake", [b"", WS_HANDSHAKE])
+@pytest.mark.parametrize("path", [b"/v1/track", b"/api/v1/sources", b"/nowhere"])
+def test_a_websocket_handshake_gets_a_json_4xx(gw: RunningGateway, path: bytes, handshake: bytes) -> None:
+    """No route serves a WebSocket: Hypercorn refused the handshake with an empty 400 or 403 (found by the
+    raw-head fuzz test below); uvicorn serves the request as plain HTTP."""
+    request = (b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+               + handshake + b"\r\n")
+    answer, _ = exchange(gw, request)
+    code, headers, body = parse(answer)
+    assert 400 <= code < 500 and headers["content-type"] == "application/json", answer[:300]
+    # Hypercorn: the handshake refused as such; uvicorn: the route's own answer to a plain GET.
+    assert body["code"] in ("websocket_not_supported", "method_not_allowed", "not_found", "missing_key"), body
+
+
 # Pieces of a request head, most of them well-formed, so that a head gets far into the parser before
 # it meets the odd part: random bytes, control characters, duplicated or conflicting framing headers.
 _odd = st.binary(max_size=40)
@@ -188,15 +208,20 @@ def test_any_request_head_gets_a_json_4xx_or_a_close_never_a_5xx(gw: RunningGate
                                                                   target: bytes, version: bytes,
                                                                   headers: list[bytes], body: bytes) -> None:
     request = method + b" " + target + b" " + version + b"\r\n" + b"".join(h + b"\r\n" for h in headers) + b"\r\n"
-    answer, _ = exchange(gw, request + body, timeout=5)
+    try:
+        answer, _ = exchange(gw, request + body, timeout=3, wait_close=False)
+    except ConnectionResetError:
+        # Hypercorn closes a refused connection with the body's bytes unread, which the kernel turns
+        # into a reset (a close, for this test; uvicorn's side lingers: the reset test above).
+        return
     if not answer:
         return  # closed (or the body never completes and the body timeout answers later): no 5xx
     status = int(answer.split(b" ", 2)[1])
-    assert status < 500, answer[:400]
+    assert status < 500, (request, answer[:400])
     if status >= 400 and method != b"HEAD":  # a HEAD answer has no body
         head, _, payload = answer.partition(b"\r\n\r\n")
-        assert b"content-type: application/json" in head.lower(), answer[:400]
-        assert b'"code"' in payload, answer[:400]
+        assert b"content-type: application/json" in head.lower(), (request, answer[:400])
+        assert b'"code"' in payload, (request, answer[:400])
 
 
 def test_the_gateway_is_healthy_and_logged_no_internal_error_after_the_fuzzing(gw: RunningGateway) -> None:
