@@ -125,4 +125,3 @@ _STORAGE = '[storage]\nurl = "sqlite+aiosqlite:///data/gateway.db"\n\n[admin]\na
 
 def _server(workers: int, engine: str = "hypercorn") -> str:
     return f'[server]\nworkers = {workers}\nengine = "{engine}"\n'
-

@@ -48,10 +48,12 @@ class InflightLimit:
             elif name == b"transfer-encoding":
                 encoding = value
         if encoding is not None:
-            # h11 refuses a coding other than one "chunked" before the app; httptools (uvicorn) passes
-            # e.g. "gzip, chunked". Either way the client hears what the HTTP layer's refusal says.
-            refused = "ambiguous_framing" if length is not None else \
-                None if encoding.strip().lower() == b"chunked" else "unsupported_transfer_encoding"
+            refused = None
+            if length is not None:
+                refused = "ambiguous_framing"
+            elif encoding.strip().lower() != b"chunked":
+                # h11 refuses this before the app; httptools (uvicorn) passes e.g. "gzip, chunked".
+                refused = "unsupported_transfer_encoding"
             if refused:
                 status, body = refusal(refused)
                 await send_json(send, status, body, {"Connection": "close"})

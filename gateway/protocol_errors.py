@@ -49,9 +49,11 @@ REFUSALS = {
 _H11_CODES = {400: "bad_request", 431: "header_too_large", 501: "unsupported_transfer_encoding"}
 
 
-def refusal(code: str) -> tuple[int, bytes]:
-    """The status and JSON body of the HTTP layer's refusal ``code`` (a key of ``REFUSALS``)."""
-    status, message = REFUSALS[code]
+def refusal(code: str, status: int | None = None) -> tuple[int, bytes]:
+    """The status and JSON body of the HTTP layer's refusal ``code`` (a key of ``REFUSALS``);
+    ``status`` when the server's own status is kept (a WebSocket handshake's 400 or 403)."""
+    default, message = REFUSALS[code]
+    status = status or default
     return status, orjson.dumps({"code": code, "message": message, "detail": {"status": status}})
 
 
@@ -78,8 +80,7 @@ async def _send_json_websocket_refusal(self: Any, status_code: int) -> None:
     # route) with an empty body. Whichever, the reason is the same here.
     from hypercorn.protocol.events import Body, EndBody, Response
 
-    _, message = REFUSALS["websocket_not_supported"]
-    body = orjson.dumps({"code": "websocket_not_supported", "message": message, "detail": {"status": status_code}})
+    _, body = refusal("websocket_not_supported", status_code)
     await self.send(Response(stream_id=self.stream_id, status_code=status_code, headers=[
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
         (b"connection", b"close")]))

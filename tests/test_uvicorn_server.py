@@ -11,7 +11,6 @@ import base64
 import socket
 import threading
 import uuid
-from typing import Any
 
 import httpx
 import orjson
@@ -137,6 +136,6 @@ def test_an_upgrade_request_is_served_as_plain_http_or_refused_if_it_has_a_body(
 
 
 def test_one_banner_and_no_engine_chatter_on_stderr(gw: RunningGateway) -> None:
-    text: Any = gw.stderr()
+    text = gw.stderr()
     assert text.count("listening on") == 1 and "http engine: uvicorn (httptools)" in text, text
     assert "Uvicorn running" not in text and "Started server process" not in text, text
