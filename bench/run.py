@@ -209,10 +209,12 @@ class Bench:
         if not self.setup.sqlite:
             self.rows.append(Row("4c", "SQLite sink alone", MISSING))
             return
-        us = sqlite_sink_cpu_us(50_000)
+        # The median of three: one run takes ~1.5 s, short enough for a neighbour's burst to move it by a third.
+        runs = sorted(sqlite_sink_cpu_us(50_000) for _ in range(3))
+        us = runs[1]
         self.rows.append(Row("4c", "SQLite sink alone, 50k committed track events in batches of 1,000",
-                             f"CPU {us:.1f} us/event ({number(1e6 / us)} events/s on one core)", "<= 25 us/event",
-                             verdict(us <= 25)))
+                             f"CPU {us:.1f} us/event, median of 3 runs ({runs[0]:.1f}-{runs[2]:.1f}); "
+                             f"{number(1e6 / us)} events/s on one core", "<= 25 us/event", verdict(us <= 25)))
 
     def delivery(self, directory: Path) -> None:
         if "webhook_sink" not in self.setup.plugins:

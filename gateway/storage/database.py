@@ -52,11 +52,13 @@ class Database:
     """An async SQLAlchemy engine with the settings this project relies on."""
 
     def __init__(self, url: str, base_dir: Path, *, synchronous: str = "FULL", pool_size: int = 5,
-                 wal_autocheckpoint: int | None = None) -> None:
+                 wal_autocheckpoint: int | None = None, page_size: int | None = None) -> None:
         self.url = resolve_url(url, base_dir)
         self.is_sqlite = make_url(self.url).drivername.startswith("sqlite")
         self.synchronous = synchronous
         self.wal_autocheckpoint = wal_autocheckpoint  # pages; None: SQLite's default (1000)
+        # bytes, for a SQLite file this creates (an existing file keeps its own); None: SQLite's (4096)
+        self.page_size = page_size
         kwargs: dict[str, Any] = {}
         if self.is_sqlite:
             # A prepared statement keeps the values last bound to it until it runs again: with the
@@ -93,14 +95,14 @@ class Database:
     def _sqlite_pragmas(self) -> None:
         @event.listens_for(self.engine.sync_engine, "connect")
         def on_connect(dbapi_connection: Any, _record: Any) -> None:
-            _set_pragmas(dbapi_connection, self.synchronous, self.wal_autocheckpoint)
+            _set_pragmas(dbapi_connection, self.synchronous, self.wal_autocheckpoint, self.page_size)
 
     def connect_sqlite(self) -> sqlite3.Connection:
         """A plain ``sqlite3`` connection to this SQLite file with the engine's pragmas, in autocommit
         mode (transactions are begun explicitly), usable from one thread of the caller's choice."""
         assert self.path is not None, "connect_sqlite needs a SQLite file"
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        _set_pragmas(conn, self.synchronous, self.wal_autocheckpoint)
+        _set_pragmas(conn, self.synchronous, self.wal_autocheckpoint, self.page_size)
         return conn
 
     async def create_all(self, metadata: MetaData) -> None:
@@ -120,8 +122,12 @@ class Database:
         await self.engine.dispose()
 
 
-def _set_pragmas(dbapi_connection: Any, synchronous: str, wal_autocheckpoint: int | None = None) -> None:
+def _set_pragmas(dbapi_connection: Any, synchronous: str, wal_autocheckpoint: int | None = None,
+                 page_size: int | None = None) -> None:
     cursor = dbapi_connection.cursor()
+    if page_size is not None:
+        # Before journal_mode: only a file with no table yet takes it, and WAL mode would fix it first.
+        cursor.execute(f"PRAGMA page_size={int(page_size)}")
     # WAL lets readers (sinks, admin API, sqlite3 shells) run while the writer commits.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA synchronous={synchronous}")

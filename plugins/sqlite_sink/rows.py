@@ -113,14 +113,15 @@ def replace_nul(event: dict[str, Any]) -> dict[str, Any]:
 class Encoding(NamedTuple):
     """How a driver takes a JSON object column and a time column.
 
-    ``time(moment, text)`` gets the parsed time and the text it came from.
+    ``time(moment, text, canonical)`` gets the parsed time, the text it came from and whether that
+    text is in the spelling the core stamps (``_is_canonical_time``).
     """
 
     document: Callable[[dict[str, Any]], Any]
-    time: Callable[[datetime, str], Any]
+    time: Callable[[datetime, str, bool], Any]
 
 
-def _aware_utc(moment: datetime, text: str) -> datetime:
+def _aware_utc(moment: datetime, text: str, canonical: bool) -> datetime:
     return moment.astimezone(UTC)
 
 
@@ -133,9 +134,9 @@ def _is_canonical_time(text: str) -> bool:
     return len(text) == 24 and text[10] == "T" and text[19] == "." and text[23] == "Z" and text.isascii()
 
 
-def _sqlite_time(moment: datetime, text: str) -> str:
+def _sqlite_time(moment: datetime, text: str, canonical: bool) -> str:
     """SQLite's own ``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC (what SQLAlchemy's DateTime wrote before)."""
-    if _is_canonical_time(text):
+    if canonical:
         return f"{text[:10]} {text[11:23]}000"
     m = moment.astimezone(UTC)
     return (f"{m.year:04d}-{m.month:02d}-{m.day:02d} {m.hour:02d}:{m.minute:02d}:{m.second:02d}"
@@ -200,8 +201,9 @@ def row_values(event: Mapping[str, Any], raw: bytes, encoding: Encoding = SQLITE
         elif kind == "object" and isinstance(value, dict):
             row[position] = encoding.document(value)
         elif kind == "time" and (moment := parse_time(value)) is not None:
-            row[position] = encoding.time(moment, value)
-            if not _is_canonical_time(value) and format_time(moment) != value:
+            canonical = _is_canonical_time(value)
+            row[position] = encoding.time(moment, value, canonical)
+            if not canonical and format_time(moment) != value:
                 extra[key] = value
         elif not (key == "source" and isinstance(value, dict) and _source_to_row(value, row)):
             extra[key] = value

@@ -20,6 +20,12 @@ from .table import EVENTS, UNIQUE_KEY
 
 __all__ = ["CONFIG_SCHEMA", "SqliteSink"]
 
+# For a file the sink creates. Each commit writes its dirty pages to the WAL one frame (two writes)
+# at a time and a checkpoint copies them again: with 4 KiB pages and client-made message ids (random
+# keys in the unique index) that was four writes and three reads per row, half the sink's CPU in the
+# kernel. 16 KiB pages: 50,000 SDK-style events 32-36 -> 25-28 us of CPU each (bench row 4c).
+PAGE_SIZE = 16384
+
 
 class SqliteSink:
     """Writes canonical events to an ``events`` table; idempotent on (source id, message id).
@@ -55,7 +61,7 @@ class SqliteSink:
     async def start(self) -> None:
         # synchronous=FULL (the Database default) matters: the core advances this sink's cursor
         # once deliver() returns, so a commit lost to a power cut would be an event lost here.
-        database = Database(self.url, base_dir=self.context.config_dir)
+        database = Database(self.url, base_dir=self.context.config_dir, page_size=PAGE_SIZE)
         self.database = database
         try:
             version = await prepare(database, self.where)

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 from gateway_plugins.sqlite_sink import schema
+from gateway_plugins.sqlite_sink import sink as sink_module
 from gateway_plugins.sqlite_sink.query import EventQuery, newest_events
 from gateway_plugins.sqlite_sink.schema import SchemaError
 from gateway_plugins.sqlite_sink.table import SCHEMA_VERSION
@@ -202,3 +203,24 @@ def test_sqlite_keeps_nul_characters(tmp_path: Path) -> None:
     deliver(tmp_path, batch([nul]))
     assert [r["event"] for r in rows(db(tmp_path))] == ["a\x00b"]
     assert read_back(tmp_path) == [nul]
+
+
+def test_a_new_events_file_has_the_sinks_page_size(tmp_path: Path) -> None:
+    deliver(tmp_path, batch([EVENTS["track"]]))
+    with reader(db(tmp_path)) as conn:
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == sink_module.PAGE_SIZE == 16384
+
+
+def test_an_events_file_made_with_other_pages_is_written_as_it_is(tmp_path: Path) -> None:
+    """A file an older gateway made (4 KiB pages) is not converted, and takes events as before."""
+    path = db(tmp_path)
+    path.parent.mkdir(parents=True)
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA page_size=4096")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE unrelated (x)")
+    deliver(tmp_path, batch([EVENTS["track"], EVENTS["page"]]))
+    deliver(tmp_path, batch([EVENTS["track"], EVENTS["identify"]], first_seq=3))
+    with reader(path) as conn:
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == 4096
+    assert [r["message_id"] for r in rows(path)] == ["m-track", "m-page", "m-identify"]
